@@ -1,0 +1,35 @@
+"""SpeechLens's engine: models, intervention sites, patching sweeps and causal-effect maps.
+
+audio -> task example -> corruption -> MinimalPair -> **interventions -> CausalMap**
+"""
+
+from intervene.models import SpeechModel, known_models, load_model
+from intervene.pyvene_tables import register_all as _register_all
+from intervene.sites import Site
+from tasks.errors import (
+    AudioError,
+    ConfigError,
+    GuardError,
+    InterventionError,
+    ModelLoadError,
+    PairError,
+    SpeechLensError,
+    UnknownNameError,
+)
+
+_register_all()
+
+__all__ = [
+    "load_model",
+    "known_models",
+    "SpeechModel",
+    "Site",
+    "SpeechLensError",
+    "ConfigError",
+    "AudioError",
+    "UnknownNameError",
+    "ModelLoadError",
+    "PairError",
+    "InterventionError",
+    "GuardError",
+]

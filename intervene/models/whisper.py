@@ -1,0 +1,188 @@
+"""Whisper: site table and model wrapper.
+
+Sites (``stream.layer.component[.head]``) and the tensors they name, for
+``WhisperForConditionalGeneration`` (prefix ``model.``) and ``WhisperModel``:
+
+=========================  =====================================================
+component                  activation
+=========================  =====================================================
+block_input                residual stream entering the layer (layer 0: conv stem + positions)
+block_output               residual stream leaving the layer
+attention_output           self-attention output (``self_attn.out_proj`` output), before the residual add
+attention_head             one head's self-attention output (``out_proj`` input, split into heads)
+mlp_output                 MLP output (``fc2`` output), before the residual add
+cross_attention_output     decoder only: cross-attention output (``encoder_attn.out_proj``)
+cross_attention_head       decoder only: one head's cross-attention output
+=========================  =====================================================
+
+Whisper always encodes 30 s: 3000 mel frames, 1500 encoder positions of 20 ms, however short
+the clip; a 1 s clip occupies encoder frames 0..49.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+
+from intervene.models.base import SpeechModel
+from intervene.sites import SiteSpec, SiteTable
+from tasks.audio import SAMPLE_RATE
+
+__all__ = ["WHISPER_SITES", "WhisperSpeechModel"]
+
+logger = logging.getLogger(__name__)
+
+
+def _stack_specs(stream: str) -> list[SiteSpec]:
+    layer = f"{stream}.layers[%s]"
+    heads = f"{stream}_attention_heads"
+    specs = [
+        SiteSpec(stream, "block_input", layer, "input", "d_model", doc="residual stream entering the layer"),
+        SiteSpec(stream, "block_output", layer, "output", "d_model", doc="residual stream leaving the layer"),
+        SiteSpec(stream, "attention_output", f"{layer}.self_attn.out_proj", "output", "d_model",
+                 doc="self-attention output before the residual add"),
+        SiteSpec(stream, "attention_head", f"{layer}.self_attn.out_proj", "input", "d_model", heads,
+                 doc="one head's self-attention output (out_proj input)"),
+        SiteSpec(stream, "mlp_output", f"{layer}.fc2", "output", "d_model", doc="MLP output before the residual add"),
+    ]
+    if stream == "decoder":
+        specs += [
+            SiteSpec(stream, "cross_attention_output", f"{layer}.encoder_attn.out_proj", "output", "d_model",
+                     doc="cross-attention output before the residual add"),
+            SiteSpec(stream, "cross_attention_head", f"{layer}.encoder_attn.out_proj", "input", "d_model", heads,
+                     doc="one head's cross-attention output (out_proj input)"),
+        ]
+    return specs
+
+
+WHISPER_SITES = SiteTable(
+    architecture="whisper",
+    specs=tuple(_stack_specs("encoder") + _stack_specs("decoder")),
+    layers={"encoder": "encoder_layers", "decoder": "decoder_layers"},
+    prefixes={"WhisperForConditionalGeneration": "model.", "WhisperModel": ""},
+)
+
+
+class WhisperSpeechModel(SpeechModel):
+    """Whisper with its tokenizer, feature extractor and decoder prompt.
+
+    Extra attributes: ``tokenizer`` (a ``PreTrainedTokenizerFast``), ``feature_extractor``,
+    ``prompt_ids`` (the decoder prompt: start of transcript, language and task for
+    multilingual models, no timestamps), ``eot_id``.
+    """
+
+    architecture = "whisper"
+    frame_s = 0.02
+    max_duration_s = 30.0
+    has_decoder = True
+
+    def __init__(self, model, name, tokenizer, device=None):
+        from transformers import WhisperFeatureExtractor
+
+        super().__init__(model, name, WHISPER_SITES, device)
+        self.tokenizer = tokenizer
+        self.feature_extractor = WhisperFeatureExtractor(feature_size=self.config.num_mel_bins)
+        self.n_positions = int(self.config.max_source_positions)
+        vocab = tokenizer.get_vocab()
+
+        def tok(s: str) -> int | None:
+            return vocab.get(s)
+
+        self.eot_id = tok("<|endoftext|>")
+        prompt = [tok("<|startoftranscript|>")]
+        if self.config.vocab_size >= 51865:  # multilingual: language and task tokens
+            prompt += [tok("<|en|>"), tok("<|transcribe|>")]
+        prompt.append(tok("<|notimestamps|>"))
+        if any(t is None for t in prompt) or self.eot_id is None:
+            from tasks.errors import ModelLoadError
+
+            raise ModelLoadError(f"the tokenizer of {name!r} lacks Whisper's special tokens")
+        self.prompt_ids = prompt
+        # Everything from the first special token on is a special or timestamp token.
+        self._first_special = self.eot_id + 1
+
+    # ------------------------------------------------------------- inputs
+    def features(self, audio, sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
+        """Log-mel features (1, n_mels, 3000) on the model's device."""
+        audio = self.prepare(audio, sample_rate)
+        feats = self.feature_extractor(audio, sampling_rate=self.sample_rate, return_tensors="np").input_features
+        return torch.from_numpy(np.asarray(feats, dtype=np.float32)).to(self.device)
+
+    def prompt_tensor(self, extra=()) -> torch.Tensor:
+        return torch.tensor([self.prompt_ids + list(extra)], dtype=torch.long, device=self.device)
+
+    def inputs(self, audio, sample_rate: int = SAMPLE_RATE, decoder_input_ids=None) -> dict:
+        if decoder_input_ids is None:
+            decoder_input_ids = self.prompt_tensor()
+        ids = torch.as_tensor(decoder_input_ids, dtype=torch.long, device=self.device)
+        if ids.ndim == 1:
+            ids = ids[None]
+        feats = self.features(audio, sample_rate)
+        if ids.shape[0] > 1:
+            feats = feats.expand(ids.shape[0], -1, -1)
+        return {"input_features": feats, "decoder_input_ids": ids}
+
+    def logits(self, inputs: dict) -> torch.Tensor:
+        """Decoder logits (batch, tokens, vocab)."""
+        return self.model(**inputs, use_cache=False).logits
+
+    def sequence_length(self, stream: str, inputs: dict) -> int:
+        if stream == "encoder":
+            return self.n_positions
+        return int(inputs["decoder_input_ids"].shape[1])
+
+    def lm_head(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Output logits from decoder states (the tied embedding matrix)."""
+        if hasattr(self.model, "proj_out"):
+            return self.model.proj_out(hidden)
+        return hidden @ self.model.decoder.embed_tokens.weight.T
+
+    # ---------------------------------------------------------- transcribe
+    @torch.no_grad()
+    def transcribe(self, audio, sample_rate: int = SAMPLE_RATE, max_new_tokens: int = 120) -> str:
+        """Greedy transcript of ``audio`` (no timestamps), as a string.
+
+        Examples
+        --------
+        >>> m = load_model("whisper-tiny.en")  # doctest: +SKIP
+        >>> m.transcribe(tasks.speak("hello world").audio)  # doctest: +SKIP
+        'Hello world.'
+        """
+        return self.tokenizer.decode(self.greedy_tokens(audio, sample_rate, max_new_tokens), skip_special_tokens=True).strip()
+
+    @torch.no_grad()
+    def greedy_tokens(self, audio, sample_rate: int = SAMPLE_RATE, max_new_tokens: int = 120) -> list[int]:
+        """Greedy decode with a KV cache; returns the new token ids (without the prompt and end token)."""
+        core = self.model.model if hasattr(self.model, "model") else self.model
+        enc = core.encoder(self.features(audio, sample_rate)).last_hidden_state
+        return self.greedy_from_encoder(enc, max_new_tokens)
+
+    @torch.no_grad()
+    def greedy_from_encoder(self, enc: torch.Tensor, max_new_tokens: int = 120) -> list[int]:
+        from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+
+        core = self.model.model if hasattr(self.model, "model") else self.model
+        suppress = torch.tensor(
+            [t for t in (self.config.suppress_tokens or []) if t < self.config.vocab_size], dtype=torch.long
+        )
+        begin_suppress = torch.tensor(list(self.config.begin_suppress_tokens or []), dtype=torch.long)
+        ids = self.prompt_tensor()
+        cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
+        out: list[int] = []
+        for step in range(max_new_tokens):
+            hidden = core.decoder(
+                input_ids=ids, encoder_hidden_states=enc, past_key_values=cache, use_cache=True
+            ).last_hidden_state
+            logits = self.lm_head(hidden[:, -1])[0].float()
+            logits[self._first_special :] = -np.inf  # special and timestamp tokens
+            logits[suppress] = -np.inf
+            if step == 0:
+                logits[begin_suppress] = -np.inf
+            token = int(torch.argmax(logits))
+            if token == self.eot_id:
+                break
+            out.append(token)
+            ids = torch.tensor([[token]], device=self.device)
+        return out

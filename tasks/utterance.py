@@ -1,0 +1,108 @@
+"""The unit of speech data: audio plus what is said where.
+
+:class:`Utterance` is what :func:`tasks.speak` returns and what corruptions take as their
+``source``; dataset examples (:class:`tasks.SpeechCommandsExample`) carry the same fields
+(``audio``, ``sample_rate``, ``words``) so one corruption serves both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from tasks.audio import SAMPLE_RATE, check_sample_rate
+from tasks.errors import AudioError, ConfigError, UnknownNameError
+
+__all__ = ["WordSpan", "Utterance", "find_word"]
+
+
+class WordSpan(NamedTuple):
+    """A word and where it is in the audio, in seconds from the clip's start."""
+
+    word: str
+    start_s: float
+    end_s: float
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+def find_word(words, word: str | None = None) -> WordSpan:
+    """The span of ``word`` in ``words`` (case-insensitive); the first word if ``word`` is None.
+
+    Raises
+    ------
+    AudioError
+        ``words`` is empty (the audio has no word spans).
+    UnknownNameError
+        ``word`` is not among the words.
+    """
+    words = list(words)
+    if not words:
+        raise AudioError("the audio has no word spans; give a source whose .words lists (word, start_s, end_s)")
+    if word is None:
+        return WordSpan(*words[0])
+    for span in words:
+        if span[0].lower() == word.lower():
+            return WordSpan(*span)
+    raise UnknownNameError(f"word {word!r} is not in the audio; its words are {[w[0] for w in words]}")
+
+
+@dataclass(frozen=True, eq=False)
+class Utterance:
+    """Mono speech with its transcript and word timings.
+
+    Attributes
+    ----------
+    audio : np.ndarray, float32 (samples,)
+    sample_rate : int
+        Always 16000 for utterances made by SpeechLens.
+    text : str
+        What is said.
+    words : tuple of WordSpan
+        ``(word, start_s, end_s)`` per word, in order.
+    voice, rate, pitch :
+        The synthesizer settings that made it (None for recorded speech).
+    speaker : str or None
+        A speaker id (for recorded speech; for synthesized speech, derived from the voice).
+    """
+
+    audio: np.ndarray
+    sample_rate: int = SAMPLE_RATE
+    text: str = ""
+    words: tuple = field(default_factory=tuple)
+    voice: str | None = None
+    rate: int | None = None
+    pitch: int | None = None
+    speaker: str | None = None
+
+    def __post_init__(self):
+        audio = np.asarray(self.audio)
+        if audio.ndim != 1:
+            raise AudioError(f"Utterance.audio must be mono (samples,), got shape {audio.shape}")
+        if audio.dtype != np.float32:
+            audio = audio.astype(np.float32)
+        object.__setattr__(self, "audio", audio)
+        object.__setattr__(self, "sample_rate", check_sample_rate(self.sample_rate))
+        spans = tuple(WordSpan(str(w), float(s), float(e)) for w, s, e in self.words)
+        for span in spans:
+            if not (0.0 <= span.start_s <= span.end_s):
+                raise ConfigError(f"word span {span} must have 0 <= start_s <= end_s")
+        object.__setattr__(self, "words", spans)
+
+    @property
+    def duration_s(self) -> float:
+        return self.audio.shape[0] / self.sample_rate
+
+    def word_span(self, word: str | None = None) -> WordSpan:
+        """The span of ``word`` (the first word when None); see :func:`find_word`."""
+        return find_word(self.words, word)
+
+    def __repr__(self) -> str:
+        return (
+            f"Utterance(text={self.text!r}, voice={self.voice!r}, duration_s={self.duration_s:.3f}, "
+            f"words={[w.word for w in self.words]})"
+        )
