@@ -15,6 +15,12 @@ from tasks.errors import (
     SpeechLensError,
     UnknownNameError,
 )
+from tasks.carrier import CarrierTask
+from tasks.keyword import SPEECH_COMMANDS_CORE, Evaluation, KeywordTask
+from tasks.metrics import normalized_effect
+from tasks.readout import Readout
+from tasks.speech_commands import SpeechCommands, SpeechCommandsExample, synthesize_speech_commands
+from tasks.tts import speak, voices
 from tasks.utterance import Utterance, WordSpan
 
 __all__ = [
@@ -22,6 +28,17 @@ __all__ = [
     "prepare_audio",
     "read_wav",
     "write_wav",
+    "KeywordTask",
+    "CarrierTask",
+    "Evaluation",
+    "Readout",
+    "SPEECH_COMMANDS_CORE",
+    "normalized_effect",
+    "speak",
+    "voices",
+    "SpeechCommands",
+    "SpeechCommandsExample",
+    "synthesize_speech_commands",
     "Utterance",
     "WordSpan",
     "SpeechLensError",

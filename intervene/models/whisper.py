@@ -119,14 +119,43 @@ class WhisperSpeechModel(SpeechModel):
         ids = torch.as_tensor(decoder_input_ids, dtype=torch.long, device=self.device)
         if ids.ndim == 1:
             ids = ids[None]
-        feats = self.features(audio, sample_rate)
-        if ids.shape[0] > 1:
-            feats = feats.expand(ids.shape[0], -1, -1)
-        return {"input_features": feats, "decoder_input_ids": ids}
+        return {"input_features": self.features(audio, sample_rate), "decoder_input_ids": ids}
 
     def logits(self, inputs: dict) -> torch.Tensor:
-        """Decoder logits (batch, tokens, vocab)."""
-        return self.model(**inputs, use_cache=False).logits
+        """Decoder logits (rows, tokens, vocab).
+
+        One clip's features (batch 1) with several decoder rows run the encoder once and the
+        decoder on every row.
+        """
+        feats, ids = inputs["input_features"], inputs["decoder_input_ids"]
+        if feats.shape[0] == ids.shape[0]:
+            return self.model(**inputs, use_cache=False).logits
+        if feats.shape[0] != 1:
+            from tasks.errors import ConfigError
+
+            raise ConfigError(f"input_features batch {feats.shape[0]} does not match decoder rows {ids.shape[0]}")
+        enc = self.core.encoder(feats).last_hidden_state
+        return self.decode(enc, ids)
+
+    def decode(self, enc: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """Decoder logits (rows, tokens, vocab) for encoder states (1 or rows, positions, d)."""
+        if enc.shape[0] != ids.shape[0]:
+            enc = enc.expand(ids.shape[0], -1, -1)
+        hidden = self.core.decoder(input_ids=ids, encoder_hidden_states=enc, use_cache=False).last_hidden_state
+        return self.lm_head(hidden)
+
+    def batched(self, inputs: dict) -> dict:
+        """``inputs`` with the features repeated for every decoder row (for pyvene, whose
+        forward takes one batch dimension for everything)."""
+        rows = inputs["decoder_input_ids"].shape[0]
+        if inputs["input_features"].shape[0] == rows:
+            return inputs
+        return {**inputs, "input_features": inputs["input_features"].expand(rows, -1, -1)}
+
+    @property
+    def core(self):
+        """The ``WhisperModel`` inside (encoder and decoder)."""
+        return self.model.model if hasattr(self.model, "model") else self.model
 
     def sequence_length(self, stream: str, inputs: dict) -> int:
         if stream == "encoder":
@@ -155,15 +184,14 @@ class WhisperSpeechModel(SpeechModel):
     @torch.no_grad()
     def greedy_tokens(self, audio, sample_rate: int = SAMPLE_RATE, max_new_tokens: int = 120) -> list[int]:
         """Greedy decode with a KV cache; returns the new token ids (without the prompt and end token)."""
-        core = self.model.model if hasattr(self.model, "model") else self.model
-        enc = core.encoder(self.features(audio, sample_rate)).last_hidden_state
+        enc = self.core.encoder(self.features(audio, sample_rate)).last_hidden_state
         return self.greedy_from_encoder(enc, max_new_tokens)
 
     @torch.no_grad()
     def greedy_from_encoder(self, enc: torch.Tensor, max_new_tokens: int = 120) -> list[int]:
         from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
-        core = self.model.model if hasattr(self.model, "model") else self.model
+        core = self.core
         suppress = torch.tensor(
             [t for t in (self.config.suppress_tokens or []) if t < self.config.vocab_size], dtype=torch.long
         )

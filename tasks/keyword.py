@@ -1,0 +1,142 @@
+"""Keyword tasks: the model chooses among label words.
+
+:class:`KeywordTask` scores each label word on a clip (teacher-forced log-probability after the
+decoder prompt for Whisper; class log-softmax for Wav2Vec2/HuBERT classifiers), predicts the
+best one, measures accuracy and a confusion matrix over a dataset, and supplies the metric a
+causal-effect map measures for a minimal pair: log-prob(clean answer) - log-prob(corrupt
+answer), or the log-odds of the answer when both halves share it.
+
+Models are duck-typed (``tasks`` never imports the engine): a model has ``architecture``,
+``inputs(audio, sample_rate, decoder_input_ids)``, ``logits(inputs)`` and, for Whisper,
+``tokenizer``, ``prompt_ids``, ``eot_id``; for classifiers, ``labels``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from tasks.errors import ConfigError
+from tasks.readout import Readout, classifier_readout, whisper_readout
+
+__all__ = ["KeywordTask", "Evaluation", "SPEECH_COMMANDS_CORE"]
+
+SPEECH_COMMANDS_CORE = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+"""The ten core command words of Speech Commands."""
+
+
+@dataclass
+class Evaluation:
+    """Accuracy and confusion of a task over labelled examples."""
+
+    words: list
+    confusion: np.ndarray  # (true word, predicted word) counts
+    n: int
+
+    @property
+    def accuracy(self) -> float:
+        return float(np.trace(self.confusion) / max(self.n, 1))
+
+    def per_word_accuracy(self) -> dict:
+        totals = self.confusion.sum(axis=1)
+        return {w: float(self.confusion[i, i] / totals[i]) if totals[i] else float("nan") for i, w in enumerate(self.words)}
+
+    def to_dict(self) -> dict:
+        return {"words": self.words, "accuracy": self.accuracy, "n": self.n,
+                "confusion": self.confusion.tolist(), "per_word_accuracy": self.per_word_accuracy()}
+
+
+@dataclass
+class KeywordTask:
+    """Forced choice among ``words``.
+
+    Parameters
+    ----------
+    words : sequence of str
+        The label words (default: the ten Speech Commands core words).
+
+    Examples
+    --------
+    >>> task = KeywordTask(["yes", "no"])
+    >>> task.predict(model, tasks.speak("yes").audio)  # doctest: +SKIP
+    'yes'
+    """
+
+    words: tuple = SPEECH_COMMANDS_CORE
+    name: str = field(default="keyword", init=False)
+
+    def __post_init__(self):
+        words = tuple(str(w).strip().lower() for w in self.words)
+        if len(words) < 2:
+            raise ConfigError(f"words ({list(self.words)!r}) must hold at least two label words")
+        if any(not w for w in words) or len(set(words)) != len(words):
+            raise ConfigError(f"words ({list(self.words)!r}) must be distinct and non-empty")
+        self.words = words
+
+    def to_dict(self) -> dict:
+        return {"kind": self.name, "words": list(self.words)}
+
+    # ------------------------------------------------------------- readout
+    def prefix_ids(self, model) -> list:
+        """Decoder tokens before the answer (Whisper): the prompt."""
+        return list(model.prompt_ids)
+
+    def readout(self, model, clean_answer: str, corrupt_answer: str | None = None) -> Readout:
+        """The readout for a pair whose answers are ``clean_answer`` / ``corrupt_answer``."""
+        clean_answer = str(clean_answer).lower()
+        corrupt_answer = None if corrupt_answer is None else str(corrupt_answer).lower()
+        if getattr(model, "architecture", "") == "whisper":
+            r = whisper_readout(model.tokenizer, self.prefix_ids(model), self.words, clean_answer, corrupt_answer,
+                                eot_id=model.eot_id)
+        elif getattr(model, "labels", None):
+            r = classifier_readout(model.labels, self.words, clean_answer, corrupt_answer)
+        else:
+            raise ConfigError(
+                f"model {getattr(model, 'name', model)!r} has neither a Whisper decoder nor classifier labels; "
+                "KeywordTask needs one of them"
+            )
+        return r.to(getattr(model, "device", "cpu"))
+
+    # --------------------------------------------------------- evaluation
+    @torch.no_grad()
+    def scores(self, model, audio, sample_rate: int = 16000) -> dict:
+        """Log-probability of each label word on ``audio``."""
+        r = self.readout(model, self.words[0], self.words[1])
+        s = r.word_scores(model.logits(model.inputs(audio, sample_rate, r.decoder_input_ids)))
+        return {w: float(s[i]) for i, w in enumerate(r.words)}
+
+    def predict(self, model, audio, sample_rate: int = 16000) -> str:
+        """The label word with the highest score."""
+        scores = self.scores(model, audio, sample_rate)
+        return max(scores, key=scores.get)
+
+    def metric(self, model, audio, sample_rate: int, clean_answer: str, corrupt_answer: str | None = None) -> float:
+        """The pair metric evaluated on one clip."""
+        r = self.readout(model, clean_answer, corrupt_answer)
+        with torch.no_grad():
+            return float(r.metric(model.logits(model.inputs(audio, sample_rate, r.decoder_input_ids))))
+
+    def evaluate(self, model, examples, progress: bool = False) -> Evaluation:
+        """Accuracy and confusion matrix over examples with ``.audio``, ``.sample_rate`` and ``.word``."""
+        index = {w: i for i, w in enumerate(self.words)}
+        confusion = np.zeros((len(self.words), len(self.words)), dtype=np.int64)
+        items = examples
+        if progress:
+            from tqdm.auto import tqdm
+
+            items = tqdm(examples, desc=f"evaluating {getattr(model, 'name', 'model')}", unit="clip")
+        n = 0
+        for ex in items:
+            word = str(ex.word).lower()
+            if word not in index:
+                raise ConfigError(f"example word {word!r} is not one of the task's words {list(self.words)}")
+            confusion[index[word], index[self.predict(model, ex.audio, ex.sample_rate)]] += 1
+            n += 1
+        return Evaluation(list(self.words), confusion, n)
+
+    # ------------------------------------------------------------- pairs
+    def answers(self, pair) -> tuple[str, str]:
+        """The (clean, corrupt) answers of a minimal pair."""
+        return str(pair.clean_answer).lower(), str(pair.corrupt_answer or pair.clean_answer).lower()
