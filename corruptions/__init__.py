@@ -1,0 +1,63 @@
+"""Counterfactual halves of aligned minimal pairs of audio.
+
+audio -> task example -> **corruption** -> MinimalPair -> interventions -> CausalMap
+
+Each corruption kind is a frozen dataclass of checked parameters with draw-then-apply
+(``sample(rng, source)`` then ``apply(source, params)``) and ``pair(source, seed=...)``,
+which returns a :class:`MinimalPair`. The signal processing lives in
+:mod:`corruptions.functional`.
+
+Examples
+--------
+>>> import numpy as np, corruptions
+>>> corruptions.kinds()[:3]
+['bandstop', 'gap', 'lowpass']
+>>> c = corruptions.get("noise", snr_db=(0, 10), color=("white", "pink"))
+>>> corruptions.from_dict(c.to_dict()) == c
+True
+"""
+
+from corruptions import functional
+from corruptions.bandstop import BandStop
+from corruptions.base import Corruption, from_dict, get, kinds, register
+from corruptions.gap import Gap
+from corruptions.lowpass import LowPass
+from corruptions.noise import Noise
+from corruptions.pair import MinimalPair
+from corruptions.pitch_shift import PitchShift
+from corruptions.reverb import Reverb
+from corruptions.source import Source, as_source
+from corruptions.word_swap import CORE_PARTNERS, PartnerNotFoundError, WordSwap, partner_of
+from tasks.errors import ConfigError, PairError, UnknownNameError
+
+# The registry, in one visible place: kind name -> class (each class's `kind` attribute).
+BUILTIN = (Noise, Gap, PitchShift, LowPass, BandStop, Reverb, WordSwap)
+for _cls in BUILTIN:
+    register(_cls)
+del _cls
+
+__all__ = [
+    "get",
+    "from_dict",
+    "register",
+    "kinds",
+    "Corruption",
+    "MinimalPair",
+    "Source",
+    "as_source",
+    "functional",
+    "Noise",
+    "Gap",
+    "PitchShift",
+    "LowPass",
+    "BandStop",
+    "Reverb",
+    "WordSwap",
+    "PartnerNotFoundError",
+    "CORE_PARTNERS",
+    "partner_of",
+    "BUILTIN",
+    "ConfigError",
+    "PairError",
+    "UnknownNameError",
+]
