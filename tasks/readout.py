@@ -113,6 +113,10 @@ def _answers(words: list, clean: str, corrupt: str | None) -> tuple[str, str, st
     words = list(words)
     corrupt = clean if corrupt is None else corrupt
     for label, w in (("clean answer", clean), ("corrupt answer", corrupt)):
+        if not isinstance(w, str) or not w.strip():
+            raise ConfigError(f"{label} ({w!r}) is empty; give the word the clip says (pair.clean_answer / corrupt_answer)")
+    clean, corrupt = clean.strip(), corrupt.strip()
+    for label, w in (("clean answer", clean), ("corrupt answer", corrupt)):
         if w not in words:
             words.append(w)  # an answer outside the label set still gets scored
     if clean == corrupt and len(words) < 2:
@@ -139,8 +143,11 @@ def whisper_readout(tokenizer, prefix_ids, words, clean_answer, corrupt_answer=N
         seen = set()
         for variant in word_variants(word):
             ids = tuple(tokenizer.encode(variant, add_special_tokens=False))
-            if not ids:
-                raise ConfigError(f"answer word {word!r} gives no tokens; give a non-empty word")
+            if not ids or tokenizer.decode(list(ids)) != variant:
+                raise ConfigError(
+                    f"the tokenizer cannot encode answer word {word!r} (variant {variant!r} -> tokens {list(ids)}); "
+                    "use words written in the tokenizer's alphabet"
+                )
             if ids in seen:
                 continue
             seen.add(ids)

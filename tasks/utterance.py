@@ -101,6 +101,37 @@ class Utterance:
         """The span of ``word`` (the first word when None); see :func:`find_word`."""
         return find_word(self.words, word)
 
+    def padded(self, duration_s: float = 1.0, onset_s: float | None = None) -> "Utterance":
+        """This utterance placed in silence: ``duration_s`` long, first word starting at ``onset_s``.
+
+        Speech Commands clips are 1 s; synthesized words are shorter. Padding gives a word
+        room (a swapped-in longer word is not cut off) and frames far from it.
+        Default onset: the speech centred in the clip.
+
+        Raises
+        ------
+        ConfigError
+            The speech does not fit at that onset.
+        """
+        n = int(round(duration_s * self.sample_rate))
+        first = self.words[0].start_s if self.words else 0.0
+        last = self.words[-1].end_s if self.words else self.duration_s
+        if onset_s is None:
+            onset_s = max(0.0, (duration_s - (last - first)) / 2)
+        shift = int(round((onset_s - first) * self.sample_rate))
+        lo, hi = max(0, -shift), min(self.audio.shape[0], n - shift)
+        speech_lo = int(first * self.sample_rate)
+        speech_hi = int(np.ceil(last * self.sample_rate))
+        if shift + speech_lo < 0 or shift + speech_hi > n:
+            raise ConfigError(
+                f"the speech ({last - first:.3f} s) does not fit in {duration_s:g} s with its onset at {onset_s:g} s"
+            )
+        audio = np.zeros(n, dtype=np.float32)
+        audio[lo + shift : hi + shift] = self.audio[lo:hi]
+        dt = shift / self.sample_rate
+        words = tuple(WordSpan(w, s + dt, e + dt) for w, s, e in self.words)
+        return Utterance(audio, self.sample_rate, self.text, words, self.voice, self.rate, self.pitch, self.speaker)
+
     def __repr__(self) -> str:
         return (
             f"Utterance(text={self.text!r}, voice={self.voice!r}, duration_s={self.duration_s:.3f}, "

@@ -1,0 +1,107 @@
+"""A minimal pair made ready for interventions on one model.
+
+:class:`PairContext` turns (model, task, pair, direction) into the two runs an intervention
+connects: the *base* run, which gets patched, and the *source* run, whose activations are
+patched in. Denoising: source = clean, base = corrupt (clean activations restore the clean
+behaviour); noising: source = corrupt, base = clean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from tasks.errors import ConfigError, PairError
+
+__all__ = ["PairContext", "DIRECTIONS", "check_pair"]
+
+DIRECTIONS = ("denoise", "noise")
+
+
+def check_pair(pair, model) -> None:
+    """Refuse pairs whose halves do not line up (typed errors saying what to change)."""
+    for name in ("clean", "corrupt", "sample_rate", "clean_answer"):
+        if not hasattr(pair, name):
+            raise PairError(f"pair has no .{name}; build it with corruptions (e.g. corruptions.get('noise').pair(...))")
+    clean, corrupt = np.asarray(pair.clean), np.asarray(pair.corrupt)
+    if clean.shape != corrupt.shape:
+        raise PairError(
+            f"the halves of the pair differ in length ({clean.shape} vs {corrupt.shape}); "
+            "pad or trim the corrupt audio to the clean one's length"
+        )
+    rate = getattr(pair, "corrupt_sample_rate", pair.sample_rate)
+    if rate != pair.sample_rate:
+        raise PairError(f"the halves of the pair have different sample rates ({pair.sample_rate} vs {rate})")
+
+
+@dataclass
+class PairContext:
+    """Inputs, readout and unpatched metrics of one pair on one model.
+
+    Attributes
+    ----------
+    base_inputs, source_inputs : dict
+        Model keyword arguments (features of batch 1, and for Whisper the readout's decoder rows).
+    base_metric, source_metric : float
+        The task metric on the unpatched base and source runs (plain forward passes).
+    clean_metric, corrupt_metric : float
+        The same two numbers named by clip rather than by role.
+    n_samples : int
+        Clip length in samples (16 kHz).
+    clip_frames : int
+        Encoder frames covering the clip.
+    """
+
+    model: object
+    task: object
+    pair: object
+    direction: str
+    readout: object
+    base_inputs: dict
+    source_inputs: dict
+    base_metric: float = float("nan")
+    source_metric: float = float("nan")
+    n_samples: int = 0
+    clip_frames: int = 0
+    meta: dict = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, model, task, pair, direction: str = "denoise", compute_metrics: bool = True) -> "PairContext":
+        if direction not in DIRECTIONS:
+            raise ConfigError(f"direction ({direction!r}) must be 'denoise' (clean into corrupt) or 'noise' (corrupt into clean)")
+        check_pair(pair, model)
+        clean_answer, corrupt_answer = task.answers(pair)
+        readout = task.readout(model, clean_answer, corrupt_answer)
+        ids = readout.decoder_input_ids
+        clean = model.inputs(pair.clean, pair.sample_rate, ids) if ids is not None else model.inputs(pair.clean, pair.sample_rate)
+        corrupt = model.inputs(pair.corrupt, pair.sample_rate, ids) if ids is not None else model.inputs(pair.corrupt, pair.sample_rate)
+        base, source = (corrupt, clean) if direction == "denoise" else (clean, corrupt)
+        n_samples = model.prepare(pair.clean, pair.sample_rate, name="pair.clean").shape[0]
+        ctx = cls(
+            model=model, task=task, pair=pair, direction=direction, readout=readout,
+            base_inputs=base, source_inputs=source, n_samples=n_samples,
+            clip_frames=min(model.num_frames(n_samples), getattr(model, "n_positions", 10**9)),
+        )
+        if compute_metrics:
+            ctx.base_metric = ctx.plain_metric(base)
+            ctx.source_metric = ctx.plain_metric(source)
+        return ctx
+
+    @torch.no_grad()
+    def plain_metric(self, inputs: dict) -> float:
+        """The metric from an ordinary forward pass (no hooks)."""
+        return float(self.readout.metric(self.model.logits(inputs)))
+
+    @property
+    def clean_metric(self) -> float:
+        return self.source_metric if self.direction == "denoise" else self.base_metric
+
+    @property
+    def corrupt_metric(self) -> float:
+        return self.base_metric if self.direction == "denoise" else self.source_metric
+
+    def seq_len(self, stream: str) -> int:
+        """Positions of ``stream``'s activations (encoder: 1500 for Whisper; decoder: tokens)."""
+        return self.model.sequence_length(stream, self.base_inputs)

@@ -1,0 +1,83 @@
+"""Correctness guards, run on every sweep before its cells.
+
+An intervention that silently does nothing is the worst bug in this field, so each sweep
+first checks its own engine path:
+
+* **patch nothing = base**: an empty cell, run through the engine's code path, must give the
+  base metric of a plain forward pass;
+* **patch everything = source**: for a residual-stream site (``block_input``/``block_output``),
+  patching every position from the source must give the source metric (decoder sites also
+  take the encoder's output from the source, since cross-attention reads it);
+* for a component site (attention, MLP, head, cross-attention output), patching every
+  position is not a complete cut of the network, so the engine's result must instead equal a
+  plain torch forward hook doing the same replacement in an ordinary forward pass.
+
+Tolerance: |got - expected| <= ``tol`` * max(1, |expected|), with ``tol`` = 1e-4. A failure
+raises :class:`~tasks.errors.GuardError` and stops the sweep.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from intervene import hooks
+from intervene.engine import RESIDUAL, Patch
+from intervene.sites import Site
+from tasks.errors import GuardError
+
+__all__ = ["run_guards", "TOLERANCE"]
+
+TOLERANCE = 1e-4
+
+
+def _check(name: str, got: float, expected: float, what: str, tol: float, record: list) -> None:
+    err = abs(got - expected) / max(1.0, abs(expected))
+    record.append({"guard": name, "got": got, "expected": expected, "relative_error": err, "against": what, "ok": err <= tol})
+    if not err <= tol:
+        raise GuardError(
+            f"guard '{name}' failed: the engine gave metric {got:.6f} but {what} is {expected:.6f} "
+            f"(relative error {err:.2e} > {tol:g}). The sweep's numbers would be wrong, so it was stopped. "
+            "If you changed the model or its hooks, check that nothing else hooks it (pyvene removes all hooks "
+            "on every forward) and report this with the site and model."
+        )
+
+
+@torch.no_grad()
+def _reference_metric(ctx, patches, runner=None) -> float:
+    """The metric of an ordinary forward pass with plain torch hooks doing ``patches``."""
+    model = ctx.model
+    sites = [p.site for p in patches]
+    with hooks.capture(model, sites) as acts:
+        if runner is not None:
+            runner.logits(ctx.source_inputs["input_features"], ctx.readout.decoder_input_ids)
+        else:
+            model.logits(ctx.source_inputs)
+    repl = {p.site: (None if p.positions is None else list(p.positions),
+                     acts[p.site] if p.positions is None else acts[p.site][:, list(p.positions)]) for p in patches}
+    with hooks.replace(model, repl):
+        if runner is not None:
+            logits = runner.logits(ctx.base_inputs["input_features"], ctx.readout.decoder_input_ids)
+        else:
+            logits = model.logits(ctx.base_inputs)
+    return float(ctx.readout.metric(logits).reshape(-1)[0])
+
+
+def run_guards(ctx, engine, sites, base_metric: float, source_metric: float, tol: float = TOLERANCE) -> list:
+    """Run the guards for ``sites`` on ``engine``; return their records (raise on failure)."""
+    record: list = []
+    runner = getattr(engine, "runner", None)
+    runner = runner if runner is not None and runner.truncated else None
+    got = float(engine.run([[]])[0])
+    _check("patch nothing = base", got, base_metric, "the base metric of a plain forward", tol, record)
+    n_enc = ctx.model.num_layers("encoder")
+    for site in sites:
+        cell = [Patch(site, None)]
+        if site.component in RESIDUAL:
+            if site.stream == "decoder":
+                cell.append(Patch(Site("encoder", n_enc - 1, "block_output"), None))
+            expected, what = source_metric, "the source metric"
+        else:
+            expected, what = _reference_metric(ctx, cell, runner), "a plain torch-hook forward"
+        got = float(engine.run([cell])[0])
+        _check(f"patch every position of {site.key}", got, expected, what, tol, record)
+    return record

@@ -1,0 +1,130 @@
+"""One hand-built intervention, run through pyvene: ``intervene.intervene(model, task, pair, interventions)``.
+
+Each :class:`Intervention` names a site, the positions (or a time span) it acts on and an
+intervention type: "interchange" (vanilla, the default), "zero", "noise", any pyvene
+intervention class or instance (e.g. a trained ``RotatedSpaceIntervention`` for DAS), or a
+function ``f(base, source) -> tensor`` on the selected activations ``(batch, units, size)``.
+All interventions of one call run together in one pyvene forward.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from intervene._pyvene import pyvene as pv
+from intervene.context import PairContext
+from intervene.pyvene_engine import resolve_intervention
+from intervene.sites import Site
+from tasks.errors import ConfigError, InterventionError, PairError
+from tasks.metrics import normalized_effect
+
+__all__ = ["Intervention", "InterventionResult", "intervene"]
+
+
+@dataclass
+class Intervention:
+    """Intervene on ``site`` at ``positions`` (None: every position) or over ``times_s``.
+
+    Examples
+    --------
+    >>> Intervention("encoder.0.block_output", times_s=(0.05, 0.45))
+    Intervention(site='encoder.0.block_output', positions=None, times_s=(0.05, 0.45), kind='interchange')
+    """
+
+    site: object
+    positions: list | None = None
+    times_s: tuple | None = None
+    kind: object = "interchange"
+
+    def resolve_positions(self, model, site: Site, seq_len: int) -> list:
+        if self.positions is not None and self.times_s is not None:
+            raise ConfigError("give positions or times_s, not both")
+        if self.times_s is not None:
+            if site.stream != "encoder":
+                raise ConfigError("times_s selects encoder frames; give positions for decoder sites")
+            lo, hi = float(self.times_s[0]), float(self.times_s[1])
+            first, last = int(math.floor(lo / model.frame_s)), int(math.ceil(hi / model.frame_s))
+            if not (0 <= first < last <= seq_len):
+                raise InterventionError(f"times_s {self.times_s} lies outside the encoder's {seq_len * model.frame_s:g} s")
+            return list(range(first, last))
+        if self.positions is None:
+            return list(range(seq_len))
+        pos = [int(p) for p in self.positions]
+        bad = [p for p in pos if not 0 <= p < seq_len]
+        if bad or not pos:
+            raise InterventionError(f"positions {bad or pos} are outside {site.key}'s 0..{seq_len - 1}")
+        return pos
+
+
+@dataclass
+class InterventionResult:
+    """What one intervention did to the metric."""
+
+    metric: float
+    base_metric: float
+    source_metric: float
+    effect: float  # normalised; NaN when the two halves barely differ
+    direction: str
+    word_scores: dict = field(default_factory=dict)
+    logits: torch.Tensor | None = None
+
+    def __repr__(self) -> str:
+        return (f"InterventionResult(metric={self.metric:.4f}, base={self.base_metric:.4f}, "
+                f"source={self.source_metric:.4f}, effect={self.effect:.4f}, direction={self.direction!r})")
+
+
+@torch.no_grad()
+def intervene(model, task, pair, interventions, direction: str = "denoise") -> InterventionResult:
+    """Run hand-built interventions on the base run of ``pair``; return the metric it gives.
+
+    Parameters
+    ----------
+    interventions : Intervention or list of Intervention
+    direction : {"denoise", "noise"}
+        Which half is the base (patched) and which the source.
+    """
+    if isinstance(interventions, Intervention):
+        interventions = [interventions]
+    if not interventions:
+        raise ConfigError("interventions is empty; give at least one Intervention")
+    ctx = PairContext.build(model, task, pair, direction)
+    reps, locs, needs = [], [], set()
+    rows = 1 if ctx.readout.decoder_input_ids is None else int(ctx.readout.decoder_input_ids.shape[0])
+    for iv in interventions:
+        site = model.site(iv.site)
+        cls, inst, needs_source = resolve_intervention(iv.kind)
+        needs.add(needs_source)
+        pos = iv.resolve_positions(model, site, ctx.seq_len(site.stream))
+        unit = "pos" if site.head is None else "h.pos"
+        if inst is not None:
+            reps.append(pv.RepresentationConfig(site.layer, site.pyvene_component, unit, len(pos), intervention=inst))
+        else:
+            reps.append(pv.RepresentationConfig(site.layer, site.pyvene_component, unit, len(pos), intervention_type=cls))
+        locs.append([pos] * rows if site.head is None else [[[site.head]] * rows, [pos] * rows])
+    if len(needs) > 1:
+        raise ConfigError("mix of interventions with and without a source (e.g. interchange and zero): run them separately")
+    ivm = pv.IntervenableModel(pv.IntervenableConfig(reps), model.model, use_fast=False)
+    ivm.disable_model_gradients()
+    ivm.use_fast = False
+    batched = getattr(model, "batched", lambda x: x)
+    base, source = batched(ctx.base_inputs), batched(ctx.source_inputs)
+    if needs.pop():
+        _, out = ivm(base, [source] * len(reps), {"sources->base": (locs, locs)})
+    else:
+        _, out = ivm(base, unit_locations={"base": locs})
+    logits = out.logits if hasattr(out, "logits") else out
+    metric = float(ctx.readout.metric(logits))
+    scores = ctx.readout.word_scores(logits)
+    try:
+        effect = float(normalized_effect(metric, ctx.base_metric, ctx.source_metric))
+    except PairError:
+        effect = float("nan")
+    return InterventionResult(
+        metric=metric, base_metric=ctx.base_metric, source_metric=ctx.source_metric, effect=effect,
+        direction=direction, word_scores={w: float(scores[i]) for i, w in enumerate(ctx.readout.words)},
+        logits=logits.detach(),
+    )
+
