@@ -63,6 +63,12 @@ def _grad_of(store, model, site):
     return g if sl is None else g[..., sl]
 
 
+def _value_of(store, model, site):
+    t = store[site.without_head()].detach()
+    sl = hooks.head_slice(model, site)
+    return t if sl is None else t[..., sl]
+
+
 def attribution_scores(ctx, sites, ig_steps: int = 0, context_frames: int | None = None):
     """Per-site tensors ``(a_source - a_base) * grad`` summed over batch rows and features: ``{site: (positions,)}``.
 
@@ -88,29 +94,37 @@ def attribution_scores(ctx, sites, ig_steps: int = 0, context_frames: int | None
             source_metric = float(readout.metric(forward_from(x0_src)).reshape(-1)[0])
         else:
             source_metric = float(readout.metric(forward_from(inputs=ctx.source_inputs)).reshape(-1)[0])
-    with torch.no_grad(), hooks.capture(model, sites) as base_acts:
-        if whisper:
+    if whisper:
+        with torch.no_grad():
             x0_base = runner.stem(ctx.base_inputs["input_features"])
-            base_metric = float(readout.metric(forward_from(x0_base)).reshape(-1)[0])
-        else:
-            base_metric = float(readout.metric(forward_from(inputs=ctx.base_inputs)).reshape(-1)[0])
 
+    def base_point(alpha: float):
+        """The input at ``alpha`` on the path from the base (0) to the source (1), as a grad leaf."""
+        if whisper:
+            return (x0_base + alpha * (x0_src - x0_base)).detach().requires_grad_(True)
+        key = "input_values"
+        point = ctx.base_inputs[key] + alpha * (ctx.source_inputs[key] - ctx.base_inputs[key])
+        return dict(ctx.base_inputs, **{key: point.detach().requires_grad_(True)})
+
+    def run(point):
+        return forward_from(point) if whisper else forward_from(inputs=point)
+
+    base_acts, base_metric = None, None
+    if ig_steps:  # the base's own activations are not among the integration points
+        with torch.no_grad(), hooks.capture(model, sites) as base_acts:
+            base_metric = float(readout.metric(run(base_point(0.0))).reshape(-1)[0])
     alphas = [0.0] if ig_steps == 0 else [(k + 0.5) / ig_steps for k in range(ig_steps)]
     grads: dict = {s: None for s in sites}
     for alpha in alphas:
         with torch.enable_grad(), _capture_with_grad(model, sites) as store:
-            if whisper:
-                x0 = (x0_base + alpha * (x0_src - x0_base)).detach().requires_grad_(True)
-                logits = forward_from(x0)
-            else:
-                key = "input_values"
-                inp = dict(ctx.base_inputs)
-                inp[key] = (ctx.base_inputs[key] + alpha * (ctx.source_inputs[key] - ctx.base_inputs[key])).detach().requires_grad_(True)
-                logits = forward_from(inputs=inp)
-            readout.metric(logits).sum().backward()
+            metric = readout.metric(run(base_point(alpha))).sum()
+            metric.backward()
             for s in sites:
                 g = _grad_of(store, model, s).detach()
                 grads[s] = g if grads[s] is None else grads[s] + g
+            if base_acts is None:  # alpha = 0: this run is the base itself
+                base_acts = {s: _value_of(store, model, s) for s in sites}
+                base_metric = float(metric.detach())
         model.model.zero_grad(set_to_none=True)
     scores = {}
     for s in sites:

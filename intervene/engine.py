@@ -87,40 +87,46 @@ class ExactEngine:
 
     # ------------------------------------------------------------ caches
     @torch.no_grad()
-    def _cache(self, sites) -> None:
-        """Compute base and source runs, capturing the source activations of ``sites``."""
+    def prepare(self, sites) -> None:
+        """Compute the base and source runs once, capturing the source activations of ``sites``.
+
+        Later calls only run what new sites need (for Whisper decoder sites: the decoder).
+        """
         need = [s for s in sites if s not in self._source]
         if self._cached and not need:
             return
         ctx, model = self.ctx, self.model
-        if self.whisper:
-            ids = ctx.readout.decoder_input_ids
-            enc_sites = [s for s in need if s.stream == "encoder"]
-            dec_sites = [s for s in need if s.stream == "decoder"]
-            if not self._cached:
-                self.base_res = self.runner.residuals(ctx.base_inputs["input_features"])
-                self.base_enc = self.runner.final(self.base_res[-1])
-            with hooks.capture(model, enc_sites) as acts:
-                self.source_res = self.runner.residuals(ctx.source_inputs["input_features"])
-            self.source_enc = self.runner.final(self.source_res[-1])
-            with hooks.capture(model, dec_sites) as dacts:
-                src_logits = self.runner.decode(self.source_enc, ids)
-            self._source.update(acts)
-            self._source.update(dacts)
-            if not self._cached:
-                self.base_metric = float(ctx.readout.metric(self.runner.decode(self.base_enc, ids))[0])
-                self.source_metric = float(ctx.readout.metric(src_logits)[0])
-        else:
+        if not self.whisper:
             with hooks.capture(model, need) as acts:
                 src_logits = model.logits(ctx.source_inputs)
             self._source.update(acts)
             if not self._cached:
                 self.base_metric = float(ctx.readout.metric(model.logits(ctx.base_inputs)))
                 self.source_metric = float(ctx.readout.metric(src_logits))
+            self._cached = True
+            return
+        ids = ctx.readout.decoder_input_ids
+        enc_sites = [s for s in need if s.stream == "encoder"]
+        dec_sites = [s for s in need if s.stream == "decoder"]
+        if not self._cached:
+            self.base_res = self.runner.residuals(ctx.base_inputs["input_features"])
+            self.base_enc = self.runner.final(self.base_res[-1])
+            self.base_metric = float(ctx.readout.metric(self.runner.decode(self.base_enc, ids))[0])
+        if enc_sites or not self._cached:
+            with hooks.capture(model, enc_sites) as acts:
+                self.source_res = self.runner.residuals(ctx.source_inputs["input_features"])
+            self._source.update(acts)
+            self.source_enc = self.runner.final(self.source_res[-1])
+        if dec_sites or not self._cached:
+            with hooks.capture(model, dec_sites) as dacts:
+                src_logits = self.runner.decode(self.source_enc, ids)
+            self._source.update(dacts)
+            if not self._cached:
+                self.source_metric = float(ctx.readout.metric(src_logits)[0])
         self._cached = True
 
     def source_activation(self, site: Site) -> torch.Tensor:
-        self._cache([site])
+        self.prepare([site])
         return self._source[site]
 
     # ------------------------------------------------------------- running
@@ -131,7 +137,7 @@ class ExactEngine:
         A cell is a list of :class:`Patch`; an empty cell runs the base unpatched (through the
         same code path, which is what the patch-nothing guard checks).
         """
-        self._cache({p.site for cell in cells for p in cell})
+        self.prepare({p.site for cell in cells for p in cell})
         out = np.empty(len(cells))
         order = sorted(range(len(cells)), key=lambda i: self._start_layer(cells[i]))
         for k in range(0, len(order), self.batch_size):

@@ -165,9 +165,10 @@ def patch(
     else:
         engine = ExactEngine(ctx, batch_size, context_frames) if method == "exact" else PyveneEngine(ctx, intervention)
         base_metric, source_metric = ctx.base_metric, ctx.source_metric
-        if context_frames is not None and engine.runner is not None and engine.runner.truncated:
-            engine._cache([])
-            base_metric, source_metric = engine.base_metric, engine.source_metric
+        if isinstance(engine, ExactEngine):
+            engine.prepare(sites)
+            if engine.runner is not None and engine.runner.truncated:  # the truncated model's own metrics
+                base_metric, source_metric = engine.base_metric, engine.source_metric
         normalized_effect(0.0, base_metric, source_metric)  # refuse pairs that barely differ, before any work
         cells = [[Patch(site, group)] for site in sites for group in axis.groups]
         if guards:

@@ -21,7 +21,7 @@ def _title(m) -> str:
         corr_txt = "+".join(kinds) if kinds else "?"
     else:
         corr_txt = corr.get("kind", "?")
-        extra = {k: v for k, v in corr.items() if k != "kind" and not isinstance(v, (list, dict))}
+        extra = {k: v for k, v in corr.items() if k != "kind" and v is not None and not isinstance(v, (list, dict))}
         if extra:
             corr_txt += " (" + ", ".join(f"{k}={v}" for k, v in list(extra.items())[:3]) + ")"
     answers = meta.get("answers")

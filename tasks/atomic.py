@@ -15,6 +15,15 @@ from pathlib import Path
 __all__ = ["atomic_path", "write_json", "write_text", "write_bytes"]
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()  # read once: os.umask is process-wide
+
+
 @contextmanager
 def atomic_path(path):
     """Yield a temporary path beside ``path``; on success move it onto ``path``.
@@ -38,6 +47,8 @@ def atomic_path(path):
     tmp = Path(tmp)
     try:
         yield tmp
+        # mkstemp makes the file private (0600); give it the mode a plain open() would.
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
