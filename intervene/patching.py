@@ -143,7 +143,9 @@ def patch(
     ('layer', 'frame')
     """
     sites, unit, method = _resolve(model, sites, unit, method, intervention, context_frames)
-    ctx = PairContext.build(model, task, pair, direction)
+    # Plain-forward metrics are the guards' independent reference and the pyvene loop's
+    # normalisation; the exact engine (unguarded) and attribution compute their own.
+    ctx = PairContext.build(model, task, pair, direction, compute_metrics=method == "pyvene" or guards)
     if unit == "frame":
         axis = frame_axis(ctx, span, window_ms, margin_ms)
     elif unit == "token":
@@ -167,7 +169,8 @@ def patch(
         base_metric, source_metric = ctx.base_metric, ctx.source_metric
         if isinstance(engine, ExactEngine):
             engine.prepare(sites)
-            if engine.runner is not None and engine.runner.truncated:  # the truncated model's own metrics
+            truncated = engine.runner is not None and engine.runner.truncated
+            if truncated or not guards:  # the truncated model's own metrics / no plain reference computed
                 base_metric, source_metric = engine.base_metric, engine.source_metric
         normalized_effect(0.0, base_metric, source_metric)  # refuse pairs that barely differ, before any work
         cells = [[Patch(site, group)] for site in sites for group in axis.groups]

@@ -1,4 +1,5 @@
-"""benchmarks/_common.py: settings layers, resumable work, atomic reports, tables."""
+"""benchmarks/_common.py and the modules it re-exports (_settings, _work, _report): settings
+layers, resumable work, atomic reports, tables, figures."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from benchmarks import _common
+from benchmarks import _common, _report, _settings, _work
 from benchmarks._common import (
     REPO_ROOT,
     BenchmarkSettings,
@@ -30,6 +31,7 @@ from benchmarks._common import (
     wilson_interval,
     write_report,
 )
+from intervene import report
 from tasks.audio import write_wav
 from tasks.errors import ConfigError
 
@@ -242,7 +244,7 @@ def test_write_report_files_and_order(tmp_path, monkeypatch):
         return write
 
     for name in ("write_text", "write_json"):
-        monkeypatch.setattr(_common, name, recording(getattr(_common, name)))
+        monkeypatch.setattr(_report, name, recording(getattr(_report, name)))
     sections = [
         Section("Results <1>", "first paragraph\n\nsecond & last", tables=[Table(["k", "v"], [["acc", 0.5]])],
                 images=["fig.png"], audio=[(tmp_path / "sounds" / "a b.wav", "clip 'a'")]),
@@ -290,6 +292,45 @@ def test_save_figure_failure_leaves_no_file(tmp_path):
     with pytest.raises(RuntimeError):
         save_figure(Broken(), tmp_path / "f.png")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_one_html_implementation_serves_demo_and_benchmarks(tmp_path):
+    """benchmarks._report builds on intervene.report: same Table, same page, same style sheet."""
+    assert Table is report.Table and _common.Table is report.Table
+    r = report.Report("Demo <1>")
+    r.heading("Maps", anchor="s0")
+    r.contents([("s0", "Maps")])
+    r.text("line one\nline two", note=True)
+    r.table(["pair", "effect"], [["yes-no", 0.25], ["go-stop", None]])
+    r.table(Table(["a"], [[1]], title="T"))
+    r.image("maps/a b.png", caption="a <map>")
+    r.audio([("clean 'yes'", "pairs/x y/clean.wav")])
+    page = r.html()
+    assert "<title>Demo &lt;1&gt;</title>" in page and report.CSS in page
+    assert '<h2 id="s0">Maps</h2>' in page and '<a href="#s0">Maps</a>' in page
+    assert '<p class="text note">line one\nline two</p>' in page
+    assert '<td class="num">0.250</td>' in page and "<td>go-stop</td><td>-</td>" in page
+    assert "<caption>T</caption>" in page
+    assert '<img src="maps/a%20b.png" alt="a &lt;map&gt;"' in page and "<figcaption>a &lt;map&gt;</figcaption>" in page
+    assert 'src="pairs/x%20y/clean.wav"' in page and "clean &#x27;yes&#x27;" in page
+    text = report.format_table(["pair", "effect"], [["yes-no", 0.25]])
+    assert text == "pair    effect\n------  ------\nyes-no   0.250"
+    assert r.write(tmp_path).read_text() == page
+    write_report(tmp_path, "Demo <1>", [Section("s")], {})
+    assert report.CSS in (tmp_path / "index.html").read_text()
+
+
+def test_common_reexports_every_name_it_had():
+    """Scripts import only benchmarks._common; every name it exported before the split still resolves."""
+    before = ["REPO_ROOT", "COMMON_KEYS", "BenchmarkSettings", "RunOptions", "build_parser", "load_config",
+              "check_keys", "parse_settings", "make_key", "WorkStore", "Table", "Section", "write_report",
+              "new_figure", "save_figure", "heatmap", "progress", "to_jsonable", "wilson_interval",
+              "command_line", "setup_logging", "run_cli"]  # fmt: skip
+    assert sorted(_common.__all__) == sorted(before)
+    homes = {"_settings": _settings, "_work": _work, "_report": _report}
+    for name in before:
+        owner = [m for m in homes.values() if name in m.__all__]
+        assert len(owner) == 1 and getattr(_common, name) is getattr(owner[0], name), name
 
 
 # --------------------------------------------------------------------------- small helpers

@@ -1,0 +1,266 @@
+"""benchmarks/corruption_ablation.py: metric helpers on synthetic arrays, then the --quick run on
+the real whisper-tiny.en (its numbers, report and resume)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import intervene
+import tasks
+from benchmarks import _ablation_metrics as am
+from benchmarks import corruption_ablation as ca
+from benchmarks._ablation_summary import MIN_COVERAGE, advice, rank_designs
+from benchmarks._common import REPO_ROOT, parse_settings
+from corruptions import MinimalPair
+from tasks.errors import ConfigError, UnknownNameError
+
+QUICK = ["--quick", "--no-progress", "--device", "cpu"]
+
+
+# --------------------------------------------------------------------------- helpers, synthetic
+def test_span_share_inside_outside_and_margin():
+    starts = np.arange(10) * 0.1
+    ends = starts + 0.1
+    inside = np.zeros((4, 10))
+    inside[:, 3:6] = np.arange(12).reshape(4, 3) - 5.0  # signed values: |effect| counts
+    assert am.span_share(inside, starts, ends, [(0.3, 0.6)]) == 1.0
+    assert am.span_share(inside, starts, ends, [(0.7, 0.9)]) == 0.0
+    assert np.isnan(am.span_share(np.zeros((4, 10)), starts, ends, [(0.3, 0.6)]))
+    half = np.zeros((1, 10))
+    half[0, [4, 8]] = [1.0, -1.0]
+    assert am.span_share(half, starts, ends, [(0.4, 0.5)]) == 0.5
+    assert am.span_share(half, starts, ends, [(0.4, 0.5)], margin_s=0.1) == 0.5  # window 8 still outside
+    assert am.span_share(half, starts, ends, [(0.4, 0.5)], margin_s=0.35) == 1.0
+    with pytest.raises(ConfigError, match="windows"):
+        am.span_share(half, starts[:5], ends[:5], [(0.4, 0.5)])
+
+
+def test_windows_touching_a_span_edge_are_outside():
+    mask = am.windows_in_spans([0.0, 0.1, 0.2], [0.1, 0.2, 0.3], [(0.1, 0.2)])
+    assert mask.tolist() == [False, True, False]
+    assert am.frames_in_spans(50, 0.02, [(0.3, 0.685)]).sum() == 20  # frames 15..34
+    assert np.flatnonzero(am.frames_in_spans(50, 0.02, [(0.3, 0.685)]))[[0, -1]].tolist() == [15, 34]
+    assert not am.frames_in_spans(50, 0.02, []).any()
+
+
+def test_mahalanobis_of_reference_samples_is_chi_distributed(rng):
+    dims, n = 6, 40000
+    scales = np.array([0.5, 1.0, 2.0, 4.0, 1.0, 3.0])
+    mixing = np.eye(dims) + 0.5 * np.eye(dims, k=1)  # correlated dimensions
+    x = (rng.normal(size=(n, dims)) * scales) @ mixing + 7.0
+    ref = am.fit_reference(x)
+    assert ref.n_samples == n and 0.0 <= ref.shrinkage < 0.01  # many samples: almost no shrinkage
+    d = am.mahalanobis(x, ref, "ledoit_wolf")
+    assert np.mean(d**2) == pytest.approx(dims, rel=0.02)  # chi-square with `dims` degrees of freedom
+    z = am.zscore(d, d)
+    assert abs(z.mean()) < 1e-9 and z.std() == pytest.approx(1.0)
+    diag = am.mahalanobis(x, ref, "diag")
+    assert np.mean(diag**2) == pytest.approx(dims, rel=1e-6)  # standardised dims: exactly dims on average
+    shifted = x[:1000] + 5.0 * scales @ mixing
+    assert am.mahalanobis(shifted, ref).mean() > 2 * d.mean()
+    assert am.zscore(am.mahalanobis(shifted, ref), d).mean() > 3.0
+    with pytest.raises(ConfigError, match="kind"):
+        am.mahalanobis(x[:2], ref, "euclid")
+    with pytest.raises(ConfigError, match="dims"):
+        am.mahalanobis(x[:2, :3], ref)
+
+
+def test_ledoit_wolf_shrinks_when_samples_are_few(rng):
+    x = rng.normal(size=(20, 50))  # fewer samples than dims: the sample covariance is singular
+    cov, shrinkage = am.ledoit_wolf(x)
+    assert 0.3 < shrinkage <= 1.0
+    assert np.linalg.eigvalsh(cov).min() > 0
+    assert np.linalg.eigvalsh(np.cov(x.T, bias=True)).min() < 1e-10
+    scales = np.array([0.5, 1.0, 3.0])
+    many, s_many = am.ledoit_wolf(rng.normal(size=(20000, 3)) * scales)
+    assert s_many < 0.01 and np.allclose(many, np.diag(scales**2), atol=0.1)  # enough samples: the sample covariance
+    _, s_iso = am.ledoit_wolf(rng.normal(size=(200, 3)))
+    assert s_iso > 0.5  # the truth is the shrinkage target itself
+
+
+def test_spearman_and_agreement_matrix():
+    a = np.arange(12.0).reshape(3, 4)
+    assert am.spearman(a, a**3) == pytest.approx(1.0)
+    assert am.spearman(a, -a) == pytest.approx(-1.0)
+    assert np.isnan(am.spearman(a, np.ones_like(a)))
+    b = a.copy()
+    b[0, 0] = np.nan  # ignored, not propagated
+    assert am.spearman(a, b) == pytest.approx(1.0)
+    maps = {"x": {"c1": a, "c2": a}, "y": {"c1": a**2, "c2": -a}, "z": {}}
+    m, n = am.agreement_matrix(maps, ["x", "y", "z"])
+    assert m[0, 1] == m[1, 0] == pytest.approx(0.0)  # mean of +1 and -1
+    assert m[0, 0] == m[1, 1] == 1.0 and np.isnan(m[2, 2]) and np.isnan(m[0, 2])
+    assert n[0, 1] == 2 and n[2, 2] == 0
+
+
+def _summary(label, **values):
+    base = {"label": label, "kind": "noise", "corruption": {"kind": "noise"}, "coverage": 1.0, "n_clips": 4,
+            "no_effect": 0, "flips": 2, "flip_rate": 0.5, "logodds_drop": 5.0, "offdist_mean": 1.2,
+            "localisation_word": 0.8, "chance_word": 0.5, "chance_changed": 0.5, "agreement_mean": 0.5,
+            "heard_as": {"yes": 4}, "offdist": {"ledoit_wolf": {"ratio": [1.2]}}}  # fmt: skip
+    base.update(values)
+    return base
+
+
+def test_ranking_and_advice_follow_the_numbers():
+    summaries = {
+        "a": _summary("a", localisation_word=0.95, offdist_mean=2.5),
+        "b": _summary("b", kind="word_swap", flip_rate=1.0, offdist_mean=1.01, logodds_drop=12.0,
+                      offdist={"ledoit_wolf": {"ratio": [1.0]}}),
+        "c": _summary("c", kind="bandstop", coverage=MIN_COVERAGE / 2, no_effect=3, localisation_word=1.0, offdist_mean=1.0),
+    }  # fmt: skip
+    ranking = rank_designs(summaries)
+    assert [r["label"] for r in ranking][-1] == "c" and not ranking[-1]["usable"]
+    assert ranking[0]["label"] == "b" and [r["place"] for r in ranking] == [1, 2, 3]
+    agree = {"mean_with_others": {"a": 0.6, "b": 0.2, "c": None}}
+    text = advice(summaries, agree)
+    assert text[0].startswith("Localising where the word is heard: a (95%")  # c has the best share but is unusable
+    assert text[1].startswith("Measuring in-distribution effects: b (") and "1.01x" in text[1]
+    assert text[2].startswith("Testing whether a region matters at all (largest effect): b")
+    assert text[3].startswith("A map representative of the other designs: a")
+    joined = "\n".join(text)
+    assert "Too weak on these clips" in joined and "c (3/4)" in joined
+    assert "Far off-distribution" in joined and "a (2.50x)" in joined
+    assert "Maps unlike the other designs' (mean rho < 0.3): b (0.20)" in joined
+    assert "1 of 1 noise designs lie further off-distribution than the word swap" in joined
+
+
+def test_settings_validation_and_config_designs(tmp_path):
+    with pytest.raises(ConfigError, match="core word"):
+        ca.CorruptionAblationSettings(clips=("down:en-us", "hello:en-us"))
+    with pytest.raises(ConfigError, match="word:voice"):
+        ca.CorruptionAblationSettings(clips=("yes",))
+    with pytest.raises(UnknownNameError):
+        ca.CorruptionAblationSettings(clips=("yes:en-xx-nowhere",))
+    with pytest.raises(ConfigError, match="each label once"):
+        ca.CorruptionAblationSettings(designs=({"label": "a", "kind": "gap"}, {"label": "a", "kind": "noise"}))
+    with pytest.raises(ConfigError, match="design 'loud'.*snr_db"):
+        ca.CorruptionAblationSettings(designs=({"label": "loud", "kind": "noise", "snr_db": -90},))
+    with pytest.raises(ConfigError, match="did you mean 'word-swap'"):
+        ca.CorruptionAblationSettings(only=("word-swapp",))
+    with pytest.raises(ConfigError, match="multiple of Whisper's 20 ms"):
+        ca.CorruptionAblationSettings(window_ms=30)
+    s = ca.CorruptionAblationSettings()
+    assert len(s.selected()) == 12 and s.designs[0]["snr_db"] == 0.0 and s.designs[0]["span"] == "word"
+    assert ca.CorruptionAblationSettings.from_dict(s.to_dict()) == s
+    assert not set(s.reference_voices) & {c.split(":")[1] for c in s.clips}  # the clean baseline is held out
+    cfg = tmp_path / "designs.json"
+    cfg.write_text(json.dumps({"designs": [{"label": "swap", "kind": "word_swap"},
+                                           {"label": "hiss", "kind": "noise", "snr_db": 5}]}))  # fmt: skip
+    _, s = parse_settings(["--config", str(cfg), "--designs", "hiss"], ca.CorruptionAblationSettings,
+                          script="corruption_ablation", add_arguments=ca.add_arguments)  # fmt: skip
+    assert [d["label"] for d in s.selected()] == ["hiss"] and s.selected()[0]["snr_db"] == 5.0
+
+
+def test_cli_as_a_file_reports_config_errors(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("designs:\n  - {label: x, kind: nosie}\n")
+    proc = subprocess.run([sys.executable, "benchmarks/corruption_ablation.py", "--config", str(cfg), "--out",
+                           str(tmp_path / "o")], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "corruption_ablation: error:" in proc.stderr and "'nosie'" in proc.stderr and "noise" in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+# --------------------------------------------------------------------------- the --quick run
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """One --quick run (3 designs x 2 clips on tiny.en), shared by the tests below."""
+    out = tmp_path_factory.mktemp("corruption_ablation")
+    outcome = ca.main([*QUICK, "--out", str(out)])
+    return out, outcome
+
+
+def _results(out):
+    return json.loads((out / "results.json").read_text())
+
+
+def test_quick_results_structure_and_values(quick_run):
+    out, outcome = quick_run
+    r = _results(out)
+    labels = list(ca.QUICK_LABELS)
+    assert outcome.computed == 6 and outcome.reused == 0
+    assert list(r["designs"]) == labels and r["clips"] == ["yes-en-us", "left-en-029"] and r["layers"] == [0, 1, 2, 3]
+    assert r["reference"]["frames_per_layer"] == 30 * 50 and len(r["reference"]["clips"]) == 30
+    for label, s in r["designs"].items():
+        assert s["n_clips"] == 2 and s["n_maps"] == 2, label  # every quick pair moves the metric
+        assert 0.0 <= s["flip_rate"] <= 1.0
+        assert 0.0 <= s["localisation_changed"] <= 1.0 and 0.0 <= s["localisation_word"] <= 1.0
+        assert s["localisation_word"] > s["chance_word"]  # the effect sits on the word, not spread evenly
+        for kind in ("ledoit_wolf", "diag"):
+            ratio = s["offdist"][kind]["ratio"]
+            assert len(ratio) == 4 and all(v is not None and np.isfinite(v) and v > 0 for v in ratio)
+    lw = {label: r["designs"][label]["offdist"]["ledoit_wolf"]["ratio"] for label in labels}
+    assert lw["noise-white-0dB"][0] > lw["word-swap"][0]  # noise is off-distribution; the swap is ordinary speech
+    assert r["designs"]["word-swap"]["flip_rate"] == 1.0 and r["designs"]["word-swap"]["metrics"] == ["logit_diff"]
+    m = np.array([[np.nan if v is None else v for v in row] for row in r["agreement"]["matrix"]])
+    assert m.shape == (3, 3) and np.allclose(m, m.T) and (np.diag(m) == 1.0).all()
+    assert np.all(np.abs(m) <= 1.0)
+    assert sorted(x["label"] for x in r["ranking"]) == sorted(labels)
+    assert [x["place"] for x in r["ranking"]] == [1, 2, 3]
+    assert r["advice"][0].startswith("Localising where the word is heard: ")
+    assert any(line.startswith("Measuring in-distribution effects: ") for line in r["advice"])
+
+
+def test_unit_records_match_the_task_and_the_map_files(quick_run, tiny_en):
+    """Flips and metrics agree with KeywordTask on the saved pair, and with intervene.patch's map."""
+    out, _ = quick_run
+    r = _results(out)
+    task = tasks.KeywordTask()
+    for label, records in r["units"].items():
+        for rec in records:
+            assert rec["gap"] == pytest.approx(rec["clean_metric"] - rec["corrupt_metric"])
+            assert rec["flipped"] == (rec["corrupt_prediction"] != rec["answers"][0])
+            assert rec["map"]["clean_metric"] == pytest.approx(rec["clean_metric"], abs=1e-3)
+            assert rec["map"]["corrupt_metric"] == pytest.approx(rec["corrupt_metric"], abs=1e-3)
+            cmap = intervene.CausalMap.load(out / rec["map"]["file"])
+            assert cmap.dims == ("layer", "frame") and cmap.values.shape == (4, 10)
+            assert np.allclose(cmap.values, np.array(rec["map"]["values"], dtype=float), equal_nan=True)
+            assert cmap.meta["direction"] == "denoise" and cmap.meta["window_ms"] == 100.0
+    rec = r["units"]["noise-white-0dB"][1]
+    pair = MinimalPair.load(out / rec["pair_dir"])
+    assert pair.corruption == rec["corruption"] and pair.changed_spans == [tuple(s) for s in rec["changed_spans"]]
+    assert task.predict(tiny_en, pair.corrupt) == rec["corrupt_prediction"]
+    metric = task.metric(tiny_en, pair.corrupt, pair.sample_rate, *rec["answers"])
+    assert metric == pytest.approx(rec["corrupt_metric"], abs=1e-3)
+
+
+def test_report_references_existing_files(quick_run):
+    out, _ = quick_run
+    page = (out / "index.html").read_text()
+    sources = re.findall(r'src="([^"]+)"', page)
+    images = [s for s in sources if s.endswith(".png")]
+    assert {"overview.png", "agreement.png", "offdist-per-layer.png", "example-maps.png"} <= set(images)
+    for src in sources:
+        assert not src.startswith(("/", "http")) and (out / src).is_file(), src
+    for png in images:
+        assert (out / png).read_bytes()[:4] == b"\x89PNG"
+    assert len([s for s in sources if s.endswith(".wav")]) == 1 + 3  # the clean clip, then each design's corrupt half
+    assert "Which design for which question" in page and "<td>word-swap</td>" in page
+
+
+def test_resume_does_no_model_work_and_reproduces_results(quick_run, monkeypatch):
+    out, _ = quick_run
+    before = (out / "results.json").read_bytes()
+    work = {p: p.stat().st_mtime_ns for p in (out / "work").rglob("*.json")}
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a resumed run must not load a model")
+
+    monkeypatch.setattr(intervene, "load_model", no_model)
+    outcome = ca.main([*QUICK, "--out", str(out)])
+    assert outcome.computed == 0 and outcome.reused == 6
+    assert (out / "results.json").read_bytes() == before
+    assert {p: p.stat().st_mtime_ns for p in (out / "work").rglob("*.json")} == work
+
+
+def test_changed_settings_into_same_folder_raise(quick_run):
+    out, _ = quick_run
+    with pytest.raises(ConfigError, match="other settings"):
+        ca.main([*QUICK, "--out", str(out), "--window-ms", "200"])

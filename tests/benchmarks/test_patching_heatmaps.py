@@ -1,0 +1,207 @@
+"""benchmarks/patching_heatmaps.py: the --quick run on the real whisper-tiny.en, its report, resume, skips."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import intervene
+from benchmarks import _patching_sweeps as sw
+from benchmarks import patching_heatmaps as ph
+from benchmarks._common import REPO_ROOT
+from tasks.errors import ConfigError, PairError, UnknownNameError
+
+QUICK = ["--quick", "--no-progress", "--device", "cpu"]
+QUICK_SWEEPS = ["keyword-encoder", "carrier-decoder", "carrier-heads"]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """One --quick run (2 word-swap pairs x 3 sweeps on tiny.en), shared by the tests of this module."""
+    out = tmp_path_factory.mktemp("patching_heatmaps")
+    outcome = ph.main(QUICK + ["--out", str(out)])
+    return out, outcome
+
+
+def _results(out):
+    return json.loads((out / "results.json").read_text())
+
+
+def _sweeps(out):
+    return {s["sweep"]: s for s in _results(out)["models"]["whisper-tiny.en"]["sweeps"]}
+
+
+def _no_model_work(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a resumed run must do no model work")
+
+    monkeypatch.setattr(intervene, "patch", refuse)
+    monkeypatch.setattr(intervene, "load_model", refuse)
+
+
+def test_quick_results_structure_and_numbers(quick_run):
+    out, outcome = quick_run
+    # 2 pairs x (2 metrics units + 3 map units)
+    assert outcome.computed == {"whisper-tiny.en": 10} and outcome.reused == {"whisper-tiny.en": 0}
+    results = _results(out)
+    assert results["settings"]["pairs"] == 2 and results["settings"]["window_ms"] == 100.0
+    sweeps = _sweeps(out)
+    assert list(sweeps) == QUICK_SWEEPS
+    for name, s in sweeps.items():
+        shape = [len(s["coords"][d]) for d in s["dims"]]
+        mean, std, per_pair = (np.array(s[k], dtype=float) for k in ("mean", "std", "per_pair"))
+        assert list(mean.shape) == shape and std.shape == mean.shape, name
+        used = [p for p in s["pairs"] if p["status"] == "used"]
+        assert s["pairs_used"] == len(used) == per_pair.shape[0] == 2 and s["pairs_skipped"] == 0
+        assert per_pair.shape[1:] == mean.shape
+        assert np.isfinite(per_pair).all() and np.isfinite(mean).all() and (std >= 0).all()
+        np.testing.assert_allclose(mean, per_pair.mean(axis=0), atol=1e-12)
+        np.testing.assert_allclose(std, per_pair.std(axis=0), atol=1e-12)
+        assert s["metric"] == "logit_diff" and s["corruption"] == {"kind": "word_swap"}
+        for p in used:
+            assert p["clean_metric"] > 1.0 and p["corrupt_metric"] < -1.0, p  # tiny.en hears yes/no right
+            assert p["gap"] == pytest.approx(p["clean_metric"] - p["corrupt_metric"])
+        assert s["clean_metric_mean"] == pytest.approx(np.mean([p["clean_metric"] for p in used]))
+        assert 0.1 < s["peak"]["effect"] <= 1.0 + 1e-6 and s["peak"]["effect"] == pytest.approx(mean.max())
+    enc = sweeps["keyword-encoder"]
+    assert enc["dims"] == ["layer", "frame"] and enc["coords"]["layer"] == [0, 1, 2, 3]
+    # onset-aligned columns: 2 windows of 100 ms before the onset frame, 6 after
+    assert enc["coords"]["frame"] == [-10, -5, 0, 5, 10, 15, 20, 25]
+    assert enc["time_ms"] == [-200.0, -100.0, 0.0, 100.0, 200.0, 300.0, 400.0, 500.0]
+    assert np.array(enc["mean"])[:, :2].max() < 0.1  # nothing before the word carries it
+    dec = sweeps["carrier-decoder"]
+    assert dec["dims"] == ["layer", "token"] and dec["coords"]["token"][-1] == " word"
+    # the last layer's output at the answer position is the whole computation: patching it restores all
+    assert np.array(dec["mean"])[-1, -1] == pytest.approx(1.0, abs=1e-4)
+    heads = sweeps["carrier-heads"]
+    assert heads["dims"] == ["layer", "head"] and heads["coords"]["head"] == list(range(6))
+    assert results["timings"]["compute_s"] == pytest.approx(sum(s["compute_s"] for s in sweeps.values()))
+
+
+def test_map_files_match_results(quick_run):
+    out, _ = quick_run
+    for s in _sweeps(out).values():
+        cmap = intervene.CausalMap.load(out / s["files"]["map"])
+        np.testing.assert_allclose(cmap.values, np.array(s["mean"]), atol=1e-12)
+        np.testing.assert_allclose(cmap.per_pair, np.array(s["per_pair"]), atol=1e-12)
+        for p in s["pairs"]:
+            one = intervene.CausalMap.load(out / p["map"])
+            assert one.clean_metric == pytest.approx(p["clean_metric"], abs=1e-5)
+            assert one.meta["direction"] == "denoise" and one.meta["answers"] == p["answers"]
+
+
+def test_report_references_existing_files(quick_run):
+    out, _ = quick_run
+    page = (out / "index.html").read_text()
+    sources = re.findall(r'src="([^"]+)"', page)
+    for src in sources:
+        assert not src.startswith(("/", "http")) and (out / src).is_file(), src
+    images = [s for s in sources if s.endswith(".png")]
+    assert len(images) == 1 + 2 * 3  # the overview, then mean and per-pair figures of each sweep
+    for png in images:
+        assert (out / png).read_bytes()[:4] == b"\x89PNG"
+    wavs = [s for s in sources if s.endswith(".wav")]
+    assert len(wavs) == 2 * 2 * 2  # 2 tasks x 2 pairs (audio_examples) x clean/corrupt
+    assert "<td>keyword-encoder</td>" in page and "layer 3, head" in page
+
+
+def test_resume_does_no_model_work_and_reproduces_results(quick_run, monkeypatch):
+    out, _ = quick_run
+    before = (out / "results.json").read_bytes()
+    _no_model_work(monkeypatch)
+    outcome = ph.main(QUICK + ["--out", str(out)])
+    assert outcome.computed == {"whisper-tiny.en": 0} and outcome.reused == {"whisper-tiny.en": 10}
+    assert (out / "results.json").read_bytes() == before
+
+
+def test_damaged_map_is_recomputed_alone(quick_run, tmp_path, monkeypatch):
+    """A map file that cannot be read (the run died, a disk error) is patched again; nothing else is."""
+    out, _ = quick_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    pair = _sweeps(copy)["carrier-decoder"]["pairs"][1]
+    (copy / pair["map"]).write_bytes(b"PK\x03\x04 truncated")
+    (copy / "results.json").unlink()
+    calls = []
+    real = intervene.patch
+    monkeypatch.setattr(intervene, "patch", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+    outcome = ph.main(QUICK + ["--out", str(copy)])
+    assert outcome.computed == {"whisper-tiny.en": 1} and calls == ["decoder.block_output"]
+    a, b = _sweeps(out)["carrier-decoder"], _sweeps(copy)["carrier-decoder"]
+    np.testing.assert_allclose(np.array(a["mean"]), np.array(b["mean"]), atol=1e-5)
+
+
+def test_pairs_below_min_gap_are_skipped_and_counted(quick_run, tmp_path, monkeypatch):
+    out, _ = quick_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    _no_model_work(monkeypatch)  # min_gap only selects pairs: their metrics are already there
+    ph.main(QUICK + ["--out", str(copy), "--min-gap", "100"])
+    for s in _sweeps(copy).values():
+        assert s["pairs_used"] == 0 and s["pairs_skipped"] == 2 and "mean" not in s
+        assert all(p["status"] == "skipped" and "< min_gap 100" in p["reason"] for p in s["pairs"])
+    assert "0/2" in (copy / "index.html").read_text()
+
+
+def test_pair_error_from_patch_is_a_skip(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PairError("the metric barely differs between the two halves of the pair")
+
+    monkeypatch.setattr(intervene, "patch", refuse)
+    settings = SimpleNamespace(direction="denoise")
+    record = sw.patch_unit(None, sw.SWEEPS["carrier-heads"], None, None, "yes", settings, None)
+    assert record == {"status": "skipped", "reason": "the metric barely differs between the two halves of the pair"}
+
+
+def test_onset_spans_align_columns_across_pairs():
+    """Spans start whole windows before the onset frame, so relative columns agree for any onset."""
+    relative = set()
+    for onset in (0.3, 0.305, 0.961, 1.013):
+        pair = SimpleNamespace(words=[("please", 0.05, 0.3), ("yes", onset, onset + 0.3)])
+        lo, hi = sw.onset_span(pair, "yes", 0.02, 40.0, 200.0, 600.0)
+        frame = int(np.floor(onset / 0.02 + 1e-9))
+        relative.add((round(lo / 0.02) - frame, round(hi / 0.02) - frame))
+    assert relative == {(-10, 30)}
+
+
+def test_pair_specs_are_distinct_and_prefix_stable():
+    words, voices = ("yes", "no", "up"), ("en-us", "en", "en-029")
+    specs = sw.pair_specs(9, words, voices, seed=5)
+    assert len({(p.word, p.voice) for p in specs}) == 9 and [p.seed for p in specs] == list(range(5, 14))
+    assert sw.pair_specs(4, words, voices, seed=5) == specs[:4]
+
+
+def test_settings_validation_and_config_file(tmp_path):
+    with pytest.raises(UnknownNameError, match="did you mean 'carrier-heads'"):
+        ph.PatchingHeatmapsSettings(sweeps=("carrier-head",))
+    with pytest.raises(ConfigError, match="has no parameter 'snr'"):
+        ph.PatchingHeatmapsSettings(corruptions=({"kind": "noise", "snr": 0},))
+    with pytest.raises(ConfigError, match="lists a corruption twice"):
+        ph.PatchingHeatmapsSettings(corruptions=("word_swap", {"kind": "word_swap"}))
+    with pytest.raises(ConfigError, match="multiple of Whisper's 20 ms frame"):
+        ph.PatchingHeatmapsSettings(window_ms=30.0)
+    s = ph.PatchingHeatmapsSettings()
+    assert ph.PatchingHeatmapsSettings.from_dict(s.to_dict()) == s
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("corruptions:\n  - kind: gap\n    fill: silence\n  - word_swap\npairs: 3\n")
+    run, s = ph.parse_settings(["--config", str(cfg), "--out", str(tmp_path / "o")], ph.PatchingHeatmapsSettings,
+                               script=ph.SCRIPT, add_arguments=ph.add_arguments)  # fmt: skip
+    assert s.corruptions == ({"kind": "gap", "fill": "silence"}, {"kind": "word_swap"}) and s.pairs == 3
+    assert [sw.corruption_label(c) for c in s.corruptions] == ["gap_fill=silence", "word_swap"]
+
+
+def test_cli_as_a_file_reports_config_errors(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/patching_heatmaps.py", "--corruptions", "word_swop", "--out", str(tmp_path / "o")],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "patching_heatmaps: error: unknown corruption kind 'word_swop'" in proc.stderr
+    assert "did you mean 'word_swap'" in proc.stderr and not (tmp_path / "o").exists()
