@@ -286,7 +286,8 @@ def parse_settings(
         merged.update(quick_preset or {})
     merged.update(given)
     settings = settings_cls.from_dict(merged, source="the merged settings")
-    out = Path(common["out"]) if common.get("out") is not None else REPO_ROOT / "runs" / script
+    # Absolute, so that paths built under it stay valid whatever the report code resolves them against.
+    out = Path(common["out"]).expanduser().absolute() if common.get("out") is not None else REPO_ROOT / "runs" / script
     device = common.get("device")
     run = RunOptions(
         script=script, out=out, quick=quick, device=None if device in (None, "", "auto") else str(device),

@@ -89,6 +89,13 @@ def test_yaml_config_and_default_out(tmp_path):
     assert run.out == REPO_ROOT / "runs" / "demo"
 
 
+def test_relative_out_becomes_absolute(tmp_path, monkeypatch):
+    # report files are built as out / name and checked against out: both must be absolute
+    monkeypatch.chdir(tmp_path)
+    run, _ = _parse(["--out", "runs/x"])
+    assert run.out.is_absolute() and run.out == tmp_path / "runs" / "x"
+
+
 def test_unknown_config_key_names_close_keys(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("nmae: x\n")
