@@ -34,15 +34,13 @@ __all__ = ["attribution_metrics", "attribution_scores"]
 
 @contextmanager
 def _capture_with_grad(model, sites):
-    """Keep the (full, un-sliced) activation tensor of each site, retaining its gradient."""
+    """Keep the (full, un-sliced) activation tensor of each site, still in the autograd graph."""
     store: dict = {}
     handles = []
     try:
         for key in {s.without_head() for s in sites}:
 
             def fn(t, key=key):
-                if t.requires_grad:
-                    t.retain_grad()
                 store[key] = t
                 return None
 
@@ -56,9 +54,20 @@ def _capture_with_grad(model, sites):
             h.remove()
 
 
-def _grad_of(store, model, site):
-    t = store[site.without_head()]
-    g = t.grad if t.grad is not None else torch.zeros_like(t)
+def _activation_grads(metric, store) -> dict:
+    """d metric / d activation for every captured tensor, and nothing else.
+
+    ``torch.autograd.grad`` with the activations as inputs skips the weight gradients a plain
+    ``backward()`` would compute (about a third of the pass) and leaves no ``.grad`` behind.
+    """
+    keys = [k for k, t in store.items() if t.requires_grad]
+    grads = torch.autograd.grad(metric, [store[k] for k in keys], allow_unused=True)
+    return {k: torch.zeros_like(store[k]) if g is None else g for k, g in zip(keys, grads)} | {
+        k: torch.zeros_like(t) for k, t in store.items() if not t.requires_grad}
+
+
+def _grad_of(grads, model, site):
+    g = grads[site.without_head()]
     sl = hooks.head_slice(model, site)
     return g if sl is None else g[..., sl]
 
@@ -118,14 +127,13 @@ def attribution_scores(ctx, sites, ig_steps: int = 0, context_frames: int | None
     for alpha in alphas:
         with torch.enable_grad(), _capture_with_grad(model, sites) as store:
             metric = readout.metric(run(base_point(alpha))).sum()
-            metric.backward()
+            point_grads = _activation_grads(metric, store)
             for s in sites:
-                g = _grad_of(store, model, s).detach()
+                g = _grad_of(point_grads, model, s)
                 grads[s] = g if grads[s] is None else grads[s] + g
             if base_acts is None:  # alpha = 0: this run is the base itself
                 base_acts = {s: _value_of(store, model, s) for s in sites}
                 base_metric = float(metric.detach())
-        model.model.zero_grad(set_to_none=True)
     scores = {}
     for s in sites:
         g = grads[s] / len(alphas)
