@@ -32,6 +32,7 @@ from benchmarks._settings import (
     build_parser,
     check_keys,
     command_line,
+    echo,
     load_config,
     parse_settings,
     progress,
@@ -64,6 +65,7 @@ __all__ = [
     "to_jsonable",
     "wilson_interval",
     "command_line",
+    "echo",
     "setup_logging",
     "run_cli",
 ]

@@ -33,6 +33,7 @@ __all__ = [
     "load_config",
     "check_keys",
     "parse_settings",
+    "echo",
     "to_jsonable",
     "progress",
     "command_line",
@@ -297,6 +298,11 @@ def parse_settings(
 
 
 # --------------------------------------------------------------------------- CLI helpers
+def echo(*parts, file=None) -> None:
+    """Write one line of command output (what the user ran the command to see) to stdout or ``file``."""
+    (file or sys.stdout).write(" ".join(str(p) for p in parts) + "\n")
+
+
 def progress(iterable: Iterable, *, enabled: bool = True, desc: str = "", total: int | None = None,
              unit: str = "it"):  # fmt: skip
     """A tqdm bar on stderr around ``iterable`` (a plain pass-through when not ``enabled``)."""

@@ -56,6 +56,7 @@ from benchmarks._common import (  # noqa: E402
     BenchmarkSettings,
     WorkStore,
     command_line,
+    echo,
     make_key,
     parse_settings,
     progress,
@@ -293,12 +294,12 @@ def main(argv: Sequence[str] | None = None) -> Outcome:
     results = summarize(settings, records, reference, command)
     sections = build_sections(run.out, results, records, command)
     write_report(run.out, "Corruption designs compared", sections, results)
-    print(ranking_table(results["ranking"], results["designs"]).to_text())
-    print()
-    print(design_table(results["ranking"], results["designs"]).to_text())
-    print("\n" + "\n".join(f"- {line}" for line in results["advice"]))
+    echo(ranking_table(results["ranking"], results["designs"]).to_text())
+    echo()
+    echo(design_table(results["ranking"], results["designs"]).to_text())
+    echo("\n" + "\n".join(f"- {line}" for line in results["advice"]))
     units = len(designs) * len(clips)
-    print(f"\n{units} units ({computed} computed, {units - computed} reused) in {time.perf_counter() - started:.0f} s; "
+    echo(f"\n{units} units ({computed} computed, {units - computed} reused) in {time.perf_counter() - started:.0f} s; "
           f"report: {run.out / 'index.html'}")  # fmt: skip
     return Outcome(results=results, computed=computed, reused=units - computed, out=run.out)
 

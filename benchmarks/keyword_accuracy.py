@@ -40,6 +40,7 @@ from benchmarks._common import (  # noqa: E402
     Table,
     WorkStore,
     command_line,
+    echo,
     heatmap,
     make_key,
     new_figure,
@@ -378,11 +379,11 @@ def main(argv: Sequence[str] | None = None) -> Outcome:
                "models": per_model}  # fmt: skip
     sections = build_sections(run.out, per_model, examples, data, settings, command)
     write_report(run.out, "Zero-shot keyword accuracy", sections, results)
-    print(summary_table(per_model).to_text())
+    echo(summary_table(per_model).to_text())
     for name, summary in per_model.items():
-        print()
-        print(confusion_table(name, summary).to_text())
-    print(f"\nreport: {run.out / 'index.html'}")
+        echo()
+        echo(confusion_table(name, summary).to_text())
+    echo(f"\nreport: {run.out / 'index.html'}")
     return Outcome(results=results, computed=computed, reused=reused, out=run.out)
 
 

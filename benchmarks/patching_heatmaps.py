@@ -45,6 +45,7 @@ from benchmarks._common import (  # noqa: E402
     BenchmarkSettings,
     WorkStore,
     command_line,
+    echo,
     make_key,
     parse_settings,
     progress,
@@ -299,8 +300,8 @@ def main(argv: Sequence[str] | None = None) -> Outcome:
                            "model_load_s": {n: m["model_load_s"] for n, m in per_model.items()}}}  # fmt: skip
     sections = build_sections(run.out, results, settings, plan, maps)
     write_report(run.out, "Patching heatmaps: where Whisper carries the word", sections, results)
-    print(summary_table(per_model).to_text())
-    print(f"\n{sum(computed.values())} units computed, {sum(reused.values())} reused; "
+    echo(summary_table(per_model).to_text())
+    echo(f"\n{sum(computed.values())} units computed, {sum(reused.values())} reused; "
           f"{time.perf_counter() - t_start:.0f} s; report: {run.out / 'index.html'}")  # fmt: skip
     return Outcome(results=results, computed=computed, reused=reused, out=run.out)
 

@@ -41,6 +41,7 @@ from benchmarks._common import (  # noqa: E402
     Section,
     Table,
     command_line,
+    echo,
     parse_settings,
     run_cli,
     setup_logging,
@@ -280,9 +281,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
         f"up to {res['truncated_metric_change']:.3f}. Guards for one map row: {res['guards_s']:.1f} s."
     )
     write_report(run.out, "SpeechLens performance", [Section("Time per map", text, tables=[table])], res)
-    print(table.to_text())
-    print(text)
-    print(f"\nwrote {run.out / 'perf.json'}")
+    echo(table.to_text())
+    echo(text)
+    echo(f"\nwrote {run.out / 'perf.json'}")
     return res
 
 

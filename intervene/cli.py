@@ -21,6 +21,11 @@ from pathlib import Path
 __all__ = ["main"]
 
 
+def echo(*parts, file=None) -> None:
+    """Write one line of command output (what the user ran the command to see) to stdout or ``file``."""
+    (file or sys.stdout).write(" ".join(str(p) for p in parts) + "\n")
+
+
 def _value(text: str):
     try:
         return json.loads(text)
@@ -112,8 +117,8 @@ def _cmd_patch(args) -> int:
     cmap.plot(out / "map.png", show_std=cmap.n_pairs > 1)
     summary = cmap.summary() | {"seconds": round(time.time() - t0, 2), "files": ["map.npz", "map.json", "map.png"]}
     write_json(out / "summary.json", summary)
-    print(json.dumps(summary, indent=2))
-    print(f"wrote {out / 'map.png'}, map.npz, map.json, summary.json", file=sys.stderr)
+    echo(json.dumps(summary, indent=2))
+    echo(f"wrote {out / 'map.png'}, map.npz, map.json, summary.json", file=sys.stderr)
     return 0
 
 
@@ -121,7 +126,7 @@ def _cmd_pair(args) -> int:
     task = _make_task(args)
     pair = _make_pair(args, task)
     path = pair.save(args.out)
-    print(f"wrote {path}: {pair.clean_answer} -> {pair.corrupt_answer}, changed {pair.changed_spans}")
+    echo(f"wrote {path}: {pair.clean_answer} -> {pair.corrupt_answer}, changed {pair.changed_spans}")
     return 0
 
 
@@ -139,7 +144,7 @@ def _cmd_transcribe(args) -> int:
 
     model = intervene.load_model(args.model, device=args.device)
     for f in args.files:
-        print(f"{f}\t{model.transcribe(read_wav(f, max_duration_s=model.max_duration_s))}")
+        echo(f"{f}\t{model.transcribe(read_wav(f, max_duration_s=model.max_duration_s))}")
     return 0
 
 
@@ -147,7 +152,7 @@ def _cmd_models(args) -> int:
     from intervene.models.loader import BUNDLED
 
     for name, b in BUNDLED.items():
-        print(f"{name:18s} {b.description}\n{'':18s} pip: {b.pip}; licence: {b.licence}")
+        echo(f"{name:18s} {b.description}\n{'':18s} pip: {b.pip}; licence: {b.licence}")
     return 0
 
 
@@ -157,14 +162,14 @@ def _cmd_sites(args) -> int:
     model = intervene.load_model(args.model, device="cpu")
     for spec in model.table.specs:
         sites = model.sites(spec.stream, spec.component)
-        print(f"{spec.stream}.{spec.component:24s} {len(sites):4d} sites  e.g. {sites[-1].key:32s} {spec.doc}")
+        echo(f"{spec.stream}.{spec.component:24s} {len(sites):4d} sites  e.g. {sites[-1].key:32s} {spec.doc}")
     return 0
 
 
 def _cmd_voices(args) -> int:
     import tasks
 
-    print("\n".join(tasks.voices()))
+    echo("\n".join(tasks.voices()))
     return 0
 
 
@@ -229,7 +234,7 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except SpeechLensError as exc:
-        print(f"speechlens: error: {exc}", file=sys.stderr)
+        echo(f"speechlens: error: {exc}", file=sys.stderr)
         return 2
 
 

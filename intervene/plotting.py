@@ -79,7 +79,6 @@ def plot_map(m, path=None, vmax: float | None = None, cmap: str = "RdBu_r", show
                     corrupt_metric=m.corrupt_metric))]
     else:
         std_panels = []
-    n_heat = len(panels) + len(std_panels)
     has_spec = time_axis and m.spectrogram_clean is not None
     heights = ([1.3] if has_spec else []) + [max(0.9, 0.28 * p[1].shape[0] + 0.5) for p in panels + std_panels]
     fig, axes = plt.subplots(
