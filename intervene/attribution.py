@@ -1,4 +1,12 @@
-"""Attribution patching: a first-order estimate of every cell from one backward pass.
+"""Attribution patching: estimates of every cell from one backward pass.
+
+Three estimators (``estimator=``):
+
+* ``"lookahead"`` (default): gradient x activation difference taken after the next attention
+  layer, with everything up to there computed exactly (:mod:`intervene.lookahead`). Whisper
+  encoder sites; any other site falls back to ``"atp"``.
+* ``"atp"``: plain attribution patching, below.
+* ``"ig"``: integrated gradients with ``ig_steps`` steps, below.
 
 For a cell patching site activations ``a`` at positions P from the source into the base run,
 
@@ -29,7 +37,26 @@ from intervene.sites import Site
 from intervene.whisper_runner import WhisperRunner
 from tasks.errors import ConfigError
 
-__all__ = ["attribution_metrics", "attribution_scores"]
+__all__ = ["ESTIMATORS", "attribution_metrics", "attribution_scores", "resolve_estimator"]
+
+ESTIMATORS = ("lookahead", "atp", "ig")
+
+
+def resolve_estimator(estimator: str | None, ig_steps: int) -> str:
+    """The estimator to use: ``estimator`` if given, else "ig" with ``ig_steps`` > 0, else "lookahead"."""
+    if not isinstance(ig_steps, int) or isinstance(ig_steps, bool) or ig_steps < 0:
+        raise ConfigError(f"ig_steps ({ig_steps!r}) must be a non-negative integer")
+    if estimator is None:
+        return "ig" if ig_steps else "lookahead"
+    if estimator not in ESTIMATORS:
+        from tasks.errors import unknown_name
+
+        raise unknown_name("estimator", estimator, ESTIMATORS)
+    if estimator == "ig" and ig_steps == 0:
+        raise ConfigError("estimator='ig' needs ig_steps >= 1 (integrated-gradient steps along the path)")
+    if estimator != "ig" and ig_steps:
+        raise ConfigError(f"ig_steps ({ig_steps}) applies to estimator='ig', not {estimator!r}; drop one of them")
+    return estimator
 
 
 @contextmanager
@@ -83,8 +110,7 @@ def attribution_scores(ctx, sites, ig_steps: int = 0, context_frames: int | None
 
     Also returns the base and source metrics of the same (possibly truncated) forward.
     """
-    if not isinstance(ig_steps, int) or ig_steps < 0:
-        raise ConfigError(f"ig_steps ({ig_steps!r}) must be a non-negative integer")
+    resolve_estimator("ig" if ig_steps else "atp", ig_steps)
     model, readout = ctx.model, ctx.readout
     whisper = getattr(model, "architecture", "") == "whisper"
     runner = WhisperRunner(model, context_frames) if whisper else None
@@ -142,12 +168,35 @@ def attribution_scores(ctx, sites, ig_steps: int = 0, context_frames: int | None
     return scores, base_metric, source_metric
 
 
-def attribution_metrics(ctx, sites, groups, ig_steps: int = 0, context_frames: int | None = None):
-    """Estimated metric of every (site, position group) cell: ``(base, source, (sites, groups))``."""
+def _atp_metrics(ctx, sites, groups, ig_steps, context_frames):
     scores, base_metric, source_metric = attribution_scores(ctx, sites, ig_steps, context_frames)
     out = np.empty((len(sites), len(groups)))
     for i, s in enumerate(sites):
         per_pos = scores[s]
         for j, g in enumerate(groups):
-            out[i, j] = base_metric + (per_pos.sum() if g is None else per_pos[list(g)].sum())
-    return base_metric, source_metric, out
+            out[i, j] = per_pos.sum() if g is None else per_pos[list(g)].sum()
+    return out, base_metric, source_metric
+
+
+def attribution_metrics(ctx, sites, groups, estimator: str | None = None, ig_steps: int = 0,
+                        context_frames: int | None = None):
+    """Estimated metric of every (site, position group) cell.
+
+    Returns ``(base, source, (sites, groups) array, info)``; ``info`` names the estimator and
+    the sites that fell back to plain attribution patching (``"atp_sites"``).
+    """
+    from intervene.lookahead import lookahead_scores, supports
+
+    estimator = resolve_estimator(estimator, ig_steps)
+    ahead = [s for s in sites if supports(ctx.model, s)] if estimator == "lookahead" else []
+    rest = [s for s in sites if s not in ahead]
+    deltas = np.empty((len(sites), len(groups)))
+    base_metric = source_metric = None
+    if ahead:
+        part, base_metric, source_metric = lookahead_scores(ctx, ahead, groups, context_frames)
+        deltas[[sites.index(s) for s in ahead]] = part
+    if rest:
+        part, base_metric, source_metric = _atp_metrics(ctx, rest, groups, ig_steps, context_frames)
+        deltas[[sites.index(s) for s in rest]] = part
+    info = {"estimator": estimator, "atp_sites": [s.key for s in rest] if estimator == "lookahead" else []}
+    return base_metric, source_metric, base_metric + deltas, info

@@ -104,7 +104,7 @@ def _cmd_patch(args) -> int:
         pairs = [_make_pair(args, task)]
     sites = args.sites or (["decoder.block_output"] if args.unit == "token" else ["encoder.block_output"])
     kwargs = dict(unit=args.unit, window_ms=args.window_ms, span=args.span, direction=args.direction,
-                  method=args.method, ig_steps=args.ig_steps, context_frames=args.context_frames,
+                  method=args.method, estimator=args.estimator, ig_steps=args.ig_steps, context_frames=args.context_frames,
                   progress=not args.no_progress)
     out = Path(args.out)
     if len(pairs) == 1:
@@ -200,7 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--span", default="changed", help="changed | clip | word | all | START,END (seconds)")
     p.add_argument("--direction", choices=("denoise", "noise"), default="denoise")
     p.add_argument("--method", choices=("exact", "pyvene", "attribution"), default=None)
-    p.add_argument("--ig-steps", type=int, default=0, help="attribution: integrated-gradient steps")
+    p.add_argument("--estimator", choices=("lookahead", "atp", "ig"), default=None,
+                   help="attribution: lookahead (default), atp (gradient x difference) or ig (with --ig-steps)")
+    p.add_argument("--ig-steps", type=int, default=0, help="attribution: integrated-gradient steps (estimator ig)")
     p.add_argument("--context-frames", type=int, default=None, help="Whisper: truncated encoder context")
     p.set_defaults(func=_cmd_patch)
 

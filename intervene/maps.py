@@ -130,7 +130,7 @@ class CausalMap:
         if flat.size:
             arg = np.unravel_index(int(np.nanargmax(self.values)), self.values.shape)
             out["argmax"] = {d: _plain(self.coords[d][i]) for d, i in zip(self.dims, arg)}
-        for k in ("model", "task", "direction", "method", "metric", "unit", "corruption", "context_frames"):
+        for k in ("model", "task", "direction", "method", "estimator", "metric", "unit", "corruption", "context_frames"):
             if k in self.meta:
                 out[k] = self.meta[k]
         return out

@@ -7,7 +7,8 @@ base run and records the task metric; the map holds the normalised effect
 
 Methods: ``"exact"`` (default; cached activations, re-running only what a patch changes),
 ``"pyvene"`` (the plain loop through ``pyvene.IntervenableModel``, any intervention type) and
-``"attribution"`` (first-order estimate of every cell from one backward pass).
+``"attribution"`` (an estimate of every cell from one backward pass; see
+:mod:`intervene.attribution` for its estimators).
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ def patch(
     guards: bool = True,
     batch_size: int | None = None,
     context_frames: int | None = None,
+    estimator: str | None = None,
     ig_steps: int = 0,
     progress: bool = False,
 ) -> CausalMap:
@@ -120,8 +122,12 @@ def patch(
         Exact method: cells per batch (default 16 on CUDA, 1 on the CPU).
     context_frames : int, optional
         Whisper: encoder positions to run (default 1500). Fewer is faster and approximate.
+    estimator : {"lookahead", "atp", "ig"}, optional
+        Attribution: "lookahead" (default; exact up to the next attention layer, then gradient x
+        difference; Whisper encoder sites, others use "atp"), "atp" (plain gradient x
+        difference) or "ig" (integrated gradients, ``ig_steps`` steps).
     ig_steps : int
-        Attribution: integrated-gradient steps (0 = plain attribution patching).
+        Attribution: integrated-gradient steps (> 0 selects estimator "ig").
     progress : bool
         Show a progress bar.
 
@@ -143,6 +149,8 @@ def patch(
     ('layer', 'frame')
     """
     sites, unit, method = _resolve(model, sites, unit, method, intervention, context_frames)
+    if method != "attribution" and (estimator is not None or ig_steps):
+        raise ConfigError(f"estimator and ig_steps apply to method='attribution', not {method!r}")
     # Plain-forward metrics are the guards' independent reference and the pyvene loop's
     # normalisation; the exact engine (unguarded) and attribution compute their own.
     ctx = PairContext.build(model, task, pair, direction, compute_metrics=method == "pyvene" or guards)
@@ -156,14 +164,15 @@ def patch(
     dims, row_coords, index = row_axes(sites)
 
     guard_records: list = []
+    attribution_info: dict = {}
     engine = None
     if method == "attribution":
         from intervene.attribution import attribution_metrics
 
-        base_metric, source_metric, metrics = attribution_metrics(
-            ctx, sites, axis.groups, ig_steps=ig_steps, context_frames=context_frames
+        base_metric, source_metric, metrics, attribution_info = attribution_metrics(
+            ctx, sites, axis.groups, estimator=estimator, ig_steps=ig_steps, context_frames=context_frames
         )
-        guard_records = [{"guard": "none", "note": "attribution is a first-order estimate; compare with method='exact'"}]
+        guard_records = [{"guard": "none", "note": "attribution is an estimate; compare with method='exact'"}]
     else:
         engine = ExactEngine(ctx, batch_size, context_frames) if method == "exact" else PyveneEngine(ctx, intervention)
         base_metric, source_metric = ctx.base_metric, ctx.source_metric
@@ -201,7 +210,7 @@ def patch(
         coords[axis.name] = list(axis.coords)
     clean_m, corrupt_m = (source_metric, base_metric) if direction == "denoise" else (base_metric, source_metric)
     meta = _meta(ctx, model, task, pair, method, unit, window_ms, span, margin_ms, axis, sites, guard_records,
-                 context_frames, intervention, ig_steps)
+                 context_frames, intervention, ig_steps) | attribution_info
     spec_c = spec_k = None
     if axis.name == "frame":
         spec_c = model.log_mel(pair.clean, pair.sample_rate)

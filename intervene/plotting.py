@@ -27,7 +27,8 @@ def _title(m) -> str:
     answers = meta.get("answers")
     ans = f" {answers[0]}->{answers[1]}" if answers and answers[0] != answers[1] else ""
     line1 = f"{meta.get('model', '?')} | {meta.get('task', '?')}{ans} | corruption: {corr_txt}"
-    method = meta.get("method", "?") + (f", context {meta['context_frames']}" if meta.get("context_frames") else "")
+    method = meta.get("method", "?") + (f" ({meta['estimator']})" if meta.get("estimator") else "")
+    method += f", context {meta['context_frames']}" if meta.get("context_frames") else ""
     line2 = (
         f"{meta.get('direction', '?')} | metric: {meta.get('metric', '?')} "
         f"(clean {m.clean_metric:.2f}, corrupt {m.corrupt_metric:.2f}) | {method} | pairs: {m.n_pairs}"

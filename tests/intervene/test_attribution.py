@@ -1,0 +1,142 @@
+"""Attribution estimators on the real whisper-tiny.en.
+
+The lookahead estimator claims to compute the next attention layer exactly and linearise only
+after it. These tests check that claim against a brute-force reference built from plain torch
+hooks (a real patched forward) and its small-patch limit (plain AtP); its accuracy against exact
+patching is checked in test_patching.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import corruptions
+import intervene
+import tasks
+from intervene import hooks
+from intervene.attribution import attribution_metrics, resolve_estimator
+from intervene.context import PairContext
+from intervene.lookahead import lookahead_scores, supports
+from tasks.errors import ConfigError, UnknownNameError
+
+GROUPS = [[14], [16, 17], [19], list(range(10, 50))]  # one frame, two frames, and a group > 32 (full path)
+
+
+@pytest.fixture(scope="module")
+def ctx(tiny_en):
+    utt = tasks.speak("yes", voice="en-us").padded(1.0, 0.3)
+    pair = corruptions.get("word_swap", word="no").pair(utt, seed=0)
+    return PairContext.build(tiny_en, tasks.KeywordTask(), pair, compute_metrics=False)
+
+
+class _recorded:
+    """Record module outputs ("out") or inputs ("in", positional or the keyword ``kw``) by name."""
+
+    def __init__(self, modules):
+        self.modules, self.store, self.handles = modules, {}, []
+
+    def __enter__(self):
+        for name, (mod, kind, kw) in self.modules.items():
+            if kind == "in":
+                self.handles.append(mod.register_forward_pre_hook(
+                    lambda _m, a, k, n=name, kw=kw: self.store.__setitem__(n, a[0] if a else k[kw]), with_kwargs=True))
+            else:
+                self.handles.append(mod.register_forward_hook(
+                    lambda _m, _a, o, n=name: self.store.__setitem__(n, hooks.site_tensor(o))))
+        return self.store
+
+    def __exit__(self, *exc):
+        for h in self.handles:
+            h.remove()
+
+
+def _module_grads(model, ctx, modules):
+    """Base run: ``{name: (value, d metric / d value)}`` of the recorded tensors."""
+    with torch.enable_grad(), _recorded(modules) as store:
+        feats = ctx.base_inputs["input_features"].clone().requires_grad_(True)
+        m = ctx.readout.metric(model.logits(dict(ctx.base_inputs, input_features=feats))).sum()
+        grads = torch.autograd.grad(m, [store[n] for n in modules])
+    return {n: (store[n].detach(), g) for n, g in zip(modules, grads)}
+
+
+def _reference(model, ctx, site, group):
+    """Exact through the next attention layer (a real patched forward), linear after it."""
+    with torch.no_grad(), hooks.capture(model, [site]) as src:
+        model.logits(ctx.source_inputs)
+    patch = {site: (group, src[site][:, group])}
+    layers = model.core.encoder.layers
+    j = site.layer if site.component == "block_input" else site.layer + 1
+    if j < len(layers):
+        mods = {"o": (layers[j].self_attn.out_proj, "in", None), "y": (layers[j], "out", None)}
+        base = _module_grads(model, ctx, mods)
+        with torch.no_grad(), hooks.replace(model, patch), _recorded(mods) as new:
+            model.logits(ctx.base_inputs)
+        others = [q for q in range(base["o"][0].shape[1]) if q not in group]
+        return float((base["o"][1] * (new["o"] - base["o"][0]))[:, others].sum()
+                     + (base["y"][1] * (new["y"] - base["y"][0]))[:, group].sum())
+    # Last encoder layer: each decoder cross-attention, base queries, patched encoder output.
+    dec = model.core.decoder.layers
+    mods = {f"o{i}": (lay.encoder_attn.out_proj, "in", None) for i, lay in enumerate(dec)}
+    mods |= {f"h{i}": (lay.encoder_attn, "in", "hidden_states") for i, lay in enumerate(dec)}
+    mods["enc"] = (model.core.encoder, "out", None)
+    base = _module_grads(model, ctx, {k: v for k, v in mods.items() if k[0] == "o"})
+    with torch.no_grad(), _recorded({k: v for k, v in mods.items() if k[0] == "h"}) as hid:
+        model.logits(ctx.base_inputs)
+    with torch.no_grad(), hooks.replace(model, patch):
+        enc = model.core.encoder(ctx.base_inputs["input_features"]).last_hidden_state
+    total = 0.0
+    with torch.no_grad():
+        for i, lay in enumerate(dec):
+            rows = hid[f"h{i}"].shape[0]
+            with _recorded({"o": (lay.encoder_attn.out_proj, "in", None)}) as new:
+                lay.encoder_attn(hidden_states=hid[f"h{i}"], key_value_states=enc.expand(rows, -1, -1))
+            total += float((base[f"o{i}"][1] * (new["o"] - base[f"o{i}"][0])).sum())
+    return total
+
+
+@pytest.mark.parametrize("key", ["encoder.1.block_output", "encoder.2.block_input", "encoder.0.attention_output",
+                                 "encoder.2.attention_head.3", "encoder.1.mlp_output", "encoder.3.block_output"])
+def test_lookahead_equals_patched_forward_reference(tiny_en, ctx, key):
+    site = tiny_en.site(key)
+    est, _, _ = lookahead_scores(ctx, [site], GROUPS)
+    ref = np.array([_reference(tiny_en, ctx, site, g) for g in GROUPS])
+    np.testing.assert_allclose(est[0], ref, rtol=2e-4, atol=1e-5 * np.abs(ref).max())
+    assert np.abs(ref).max() > 1e-2  # the cells do move the metric
+
+
+def test_lookahead_tends_to_atp_for_small_patches(tiny_en, ctx):
+    sites = [tiny_en.site(f"encoder.{i}.block_output") for i in (0, 3)]
+    groups = [[p] for p in range(0, 50, 2)]
+    noise = torch.randn(ctx.base_inputs["input_features"].shape, generator=torch.Generator().manual_seed(0))
+    for eps, bound in ((1e-3, 0.02), (0.3, None)):
+        near = PairContext(**{**ctx.__dict__, "source_inputs": dict(
+            ctx.base_inputs, input_features=ctx.base_inputs["input_features"] + eps * noise)})
+        _, _, la, info = attribution_metrics(near, sites, groups)
+        _, _, atp, _ = attribution_metrics(near, sites, groups, estimator="atp")
+        rel = np.linalg.norm(la - atp) / np.linalg.norm(atp - atp.mean())
+        assert info == {"estimator": "lookahead", "atp_sites": []}
+        if bound:
+            assert rel < bound, rel  # second order in the patch size
+        else:
+            assert rel > 10 * 0.02  # and the two differ once patches are large
+
+
+def test_estimator_choice_and_fallback(tiny_en, ctx):
+    assert resolve_estimator(None, 0) == "lookahead" and resolve_estimator(None, 2) == "ig"
+    with pytest.raises(ConfigError, match="ig_steps"):
+        resolve_estimator("ig", 0)
+    with pytest.raises(ConfigError, match="ig_steps"):
+        resolve_estimator("atp", 3)
+    with pytest.raises(UnknownNameError, match="lookahead"):
+        resolve_estimator("lookahed", 0)
+    with pytest.raises(ConfigError, match="method='attribution'"):
+        intervene.patch(tiny_en, ctx.task, ctx.pair, "encoder.0.block_output", estimator="atp")
+    dec = tiny_en.site("decoder.1.block_output")
+    assert not supports(tiny_en, dec) and supports(tiny_en, tiny_en.site("encoder.1.attention_head.0"))
+    both = [tiny_en.site("encoder.3.block_output"), dec]
+    _, _, est, info = attribution_metrics(ctx, both, [None])
+    _, _, atp, _ = attribution_metrics(ctx, [dec], [None], estimator="atp")
+    assert info["atp_sites"] == ["decoder.1.block_output"]
+    np.testing.assert_allclose(est[1], atp[0], rtol=1e-5)
