@@ -7,8 +7,9 @@ partner word) the same map, every encoder layer x every 20 ms frame of the clip,
 * ``plain``: the plain pyvene loop, a source and a base forward per cell (``method="pyvene"``);
 * ``exact``: cached activations, re-running only the blocks after the patched layer and the
   decoder (``method="exact"``, the default);
-* ``attribution``: gradient x activation difference from one backward pass; also with
-  ``ig_steps`` integrated-gradient steps;
+* ``attribution``: one backward pass, with the default lookahead estimator (exact up to the
+  next attention layer, gradient x difference after it); also plain gradient x difference
+  (``estimator="atp"``) and ``ig_steps`` integrated-gradient steps;
 * ``truncated``: exact mode on ``context_frames`` encoder positions instead of 1500.
 
 Guards are off while timing (they run, and are timed, separately). Prints and writes to
@@ -161,6 +162,8 @@ def measure_pair(model, task, pair, s: PerfSettings, device) -> dict:
     exact, rec["exact_s"], rec["exact_mb"] = _timed(lambda: intervene.patch(model, task, pair, sites, batch_size=bs, **kw), device)
     attr, rec["attribution_s"], rec["attribution_mb"] = _timed(
         lambda: intervene.patch(model, task, pair, sites, method="attribution", **kw), device)
+    attr_atp, rec["attribution_atp_s"], rec["attribution_atp_mb"] = _timed(
+        lambda: intervene.patch(model, task, pair, sites, method="attribution", estimator="atp", **kw), device)
     attr_ig, rec["attribution_ig_s"], rec["attribution_ig_mb"] = _timed(
         lambda: intervene.patch(model, task, pair, sites, method="attribution", ig_steps=s.ig_steps, **kw), device)
     trunc, rec["truncated_s"], rec["truncated_mb"] = _timed(
@@ -170,6 +173,10 @@ def measure_pair(model, task, pair, s: PerfSettings, device) -> dict:
     rec["exact_max_abs_diff"] = float(np.nanmax(np.abs(exact.patched - plain.patched)))
     rec["attribution_spearman"] = _spearman(attr.values, exact.values)
     rec["attribution_max_abs_error"] = float(np.nanmax(np.abs(attr.values - exact.values)))
+    rec["attribution_spearman_per_layer"] = [_spearman(a, e) for a, e in zip(attr.values, exact.values)]
+    rec["attribution_atp_spearman"] = _spearman(attr_atp.values, exact.values)
+    rec["attribution_atp_spearman_per_layer"] = [_spearman(a, e) for a, e in zip(attr_atp.values, exact.values)]
+    rec["attribution_atp_max_abs_error"] = float(np.nanmax(np.abs(attr_atp.values - exact.values)))
     rec["attribution_ig_spearman"] = _spearman(attr_ig.values, exact.values)
     rec["attribution_ig_max_abs_error"] = float(np.nanmax(np.abs(attr_ig.values - exact.values)))
     rec["truncated_spearman"] = _spearman(trunc.values, exact.values)
@@ -179,15 +186,17 @@ def measure_pair(model, task, pair, s: PerfSettings, device) -> dict:
     cells_per_layer = {layer: exact.values.shape[-1] for layer in s.layers}
     rec["exact_flops"] = exact_map_flops(model, cells_per_layer, model.n_positions, ids.shape[1], ids.shape[0])
     rec["maps"] = {"exact": exact.values.tolist(), "attribution": attr.values.tolist(),
-                   "attribution_ig": attr_ig.values.tolist()}
+                   "attribution_atp": attr_atp.values.tolist(), "attribution_ig": attr_ig.values.tolist()}
     return rec
 
 
 def summarize(records: list, s: PerfSettings, model, device, mm: dict) -> dict:
     tot = {k: float(sum(r[k] for r in records)) for k in
-           ("plain_s", "exact_s", "attribution_s", "attribution_ig_s", "truncated_s", "guards_s", "exact_flops")}
+           ("plain_s", "exact_s", "attribution_s", "attribution_atp_s", "attribution_ig_s", "truncated_s", "guards_s",
+            "exact_flops")}
     exact_maps = [np.asarray(r["maps"]["exact"]) for r in records]
     attr_maps = [np.asarray(r["maps"]["attribution"]) for r in records]
+    atp_maps = [np.asarray(r["maps"]["attribution_atp"]) for r in records]
     ig_maps = [np.asarray(r["maps"]["attribution_ig"]) for r in records]
     exact_gflops = tot["exact_flops"] / tot["exact_s"] / 1e9
     return {
@@ -204,7 +213,16 @@ def summarize(records: list, s: PerfSettings, model, device, mm: dict) -> dict:
         "attribution_spearman": float(np.mean([r["attribution_spearman"] for r in records])),
         "attribution_spearman_per_pair": [r["attribution_spearman"] for r in records],
         "attribution_spearman_mean_map": _spearman(np.mean(attr_maps, 0), np.mean(exact_maps, 0)),
+        "attribution_spearman_per_layer": np.mean([r["attribution_spearman_per_layer"] for r in records], 0).tolist(),
         "attribution_max_abs_error": max(r["attribution_max_abs_error"] for r in records),
+        "attribution_estimator": "lookahead",
+        "attribution_atp_s": tot["attribution_atp_s"],
+        "attribution_atp_speedup": tot["plain_s"] / tot["attribution_atp_s"],
+        "attribution_atp_spearman": float(np.mean([r["attribution_atp_spearman"] for r in records])),
+        "attribution_atp_spearman_per_pair": [r["attribution_atp_spearman"] for r in records],
+        "attribution_atp_spearman_per_layer": np.mean([r["attribution_atp_spearman_per_layer"] for r in records], 0).tolist(),
+        "attribution_atp_spearman_mean_map": _spearman(np.mean(atp_maps, 0), np.mean(exact_maps, 0)),
+        "attribution_atp_max_abs_error": max(r["attribution_atp_max_abs_error"] for r in records),
         "attribution_ig_steps": s.ig_steps,
         "attribution_ig_s": tot["attribution_ig_s"],
         "attribution_ig_speedup": tot["plain_s"] / tot["attribution_ig_s"],
@@ -223,7 +241,7 @@ def summarize(records: list, s: PerfSettings, model, device, mm: dict) -> dict:
         "matmul_gflops": mm["best"],
         "matmul_gflops_by_shape": {k: v for k, v in mm.items() if k != "best"},
         "exact_fraction_of_matmul": exact_gflops / mm["best"],
-        "peak_mb": {m: max(r[f"{m}_mb"] for r in records) for m in ("plain", "exact", "attribution", "attribution_ig", "truncated")},
+        "peak_mb": {m: max(r[f"{m}_mb"] for r in records) for m in ("plain", "exact", "attribution", "attribution_atp", "attribution_ig", "truncated")},
         "threads": torch.get_num_threads(),
         "per_pair": [{k: v for k, v in r.items() if k != "maps"} for r in records],
     }
@@ -234,8 +252,11 @@ def report_rows(res: dict) -> list:
     return [
         ["plain pyvene loop", p, 1.0, 0.0, "-", res["peak_mb"]["plain"]],
         ["exact", res["exact_s"], res["exact_speedup"], res["exact_max_abs_diff"], "1 (same numbers)", res["peak_mb"]["exact"]],
-        ["attribution", res["attribution_s"], res["attribution_speedup"], res["attribution_max_abs_error"],
+        ["attribution (lookahead, the default)", res["attribution_s"], res["attribution_speedup"], res["attribution_max_abs_error"],
          f"{res['attribution_spearman']:.3f} (mean map {res['attribution_spearman_mean_map']:.3f})", res["peak_mb"]["attribution"]],
+        ["attribution, plain AtP", res["attribution_atp_s"], res["attribution_atp_speedup"], res["attribution_atp_max_abs_error"],
+         f"{res['attribution_atp_spearman']:.3f} (mean map {res['attribution_atp_spearman_mean_map']:.3f})",
+         res["peak_mb"]["attribution_atp"]],
         [f"attribution, {res['attribution_ig_steps']} IG steps", res["attribution_ig_s"], res["attribution_ig_speedup"],
          res["attribution_ig_max_abs_error"],
          f"{res['attribution_ig_spearman']:.3f} (mean map {res['attribution_ig_spearman_mean_map']:.3f})", res["peak_mb"]["attribution_ig"]],
@@ -278,7 +299,10 @@ def main(argv: Sequence[str] | None = None) -> dict:
         f"Exact mode: {res['exact_gflops']:.0f} GFLOP/s = {100 * res['exact_fraction_of_matmul']:.0f}% of the measured "
         f"matmul throughput ({res['matmul_gflops']:.0f} GFLOP/s). Truncated context ({s.context_frames} positions): "
         f"KL(full || truncated) of the clean answer distribution {res['truncated_kl_clean']:.2e} nats, metric change "
-        f"up to {res['truncated_metric_change']:.3f}. Guards for one map row: {res['guards_s']:.1f} s."
+        f"up to {res['truncated_metric_change']:.3f}. Guards for one map row: {res['guards_s']:.1f} s. "
+        f"Spearman vs exact per encoder layer: lookahead "
+        f"{', '.join(f'{x:.2f}' for x in res['attribution_spearman_per_layer'])}; plain AtP "
+        f"{', '.join(f'{x:.2f}' for x in res['attribution_atp_spearman_per_layer'])}."
     )
     write_report(run.out, "SpeechLens performance", [Section("Time per map", text, tables=[table])], res)
     echo(table.to_text())

@@ -18,6 +18,8 @@ def test_perf_quick(tmp_path, capsys):
     assert saved["cells"] == 20 and saved["model"] == "whisper-tiny.en"
     assert res["exact_max_abs_diff"] <= 1e-4  # exact mode gives the plain loop's numbers
     assert -1 <= res["attribution_spearman"] <= 1 and res["attribution_spearman"] > 0.3
+    assert res["attribution_estimator"] == "lookahead" and -1 <= res["attribution_atp_spearman"] <= 1
+    assert len(res["attribution_spearman_per_layer"]) == 2  # the quick preset's layers 0 and 3
     assert res["truncated_kl_clean"] >= 0 and math.isfinite(res["truncated_metric_change"])
     assert all(v > 0 for v in (res["plain_s"], res["exact_s"], res["attribution_s"], res["matmul_gflops"]))
     assert (tmp_path / "index.html").is_file()
