@@ -15,7 +15,8 @@ partner word) the same map, every encoder layer x every 20 ms frame of the clip,
 Guards are off while timing (they run, and are timed, separately). Prints and writes to
 ``--out``/perf.json: plain_s, exact_s, attribution_s, exact_speedup, attribution_speedup,
 exact_max_abs_diff, attribution_spearman, exact_gflops, matmul_gflops, device, model, cells, and
-more (peak memory, truncated-context fidelity, per-pair figures).
+more (peak memory, truncated-context fidelity, per-pair and per-layer figures); every map goes to
+``--out``/maps.npz (``exact_0``, ``attribution_0``, ``attribution_atp_0``, ... per pair).
 
     python benchmarks/perf.py                 # 3 pairs, ~10 min on a 2-core CPU
     python benchmarks/perf.py --quick         # correctness only: small maps, seconds
@@ -49,7 +50,7 @@ from benchmarks._common import (  # noqa: E402
     write_report,
 )
 from benchmarks._perf_measure import PeakMemory, exact_map_flops, matmul_gflops  # noqa: E402
-from tasks.atomic import write_json  # noqa: E402
+from tasks.atomic import atomic_path, write_json  # noqa: E402
 from tasks.errors import ConfigError  # noqa: E402
 
 __all__ = ["PerfSettings", "main"]
@@ -292,6 +293,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     res["command"] = command_line(SCRIPT, argv)
     res["settings"] = s.to_dict()
     write_json(run.out / "perf.json", res)
+    with atomic_path(run.out / "maps.npz") as tmp:  # every map, for a closer look at where estimates miss
+        np.savez(tmp, **{f"{name}_{i}": np.asarray(m) for i, r in enumerate(records) for name, m in r["maps"].items()})
     table = Table(COLUMNS, report_rows(res), digits=3)
     text = (
         f"{res['model']} on {res['device']} ({res['threads']} threads), {res['pairs']} word-swap pairs, "

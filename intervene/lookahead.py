@@ -1,32 +1,29 @@
-"""Attention lookahead: attribution patching kept exact up to the next attention layer.
+"""Lookahead attribution: the patched positions followed exactly, first order only for the rest.
 
 Plain attribution patching (AtP) linearises the whole model around the base run: patching a
 site's activations at positions P is estimated to move the metric by ``g . (a_source - a_base)``.
-In a speech encoder that linearisation is poorest right after the patch: the patched
-positions' own layer norm and MLP see a large change, and the next attention layer's softmax
-moves weight towards or away from the patched keys (the attention-saturation failure that
-AtP*, Kramár et al. 2024, corrects for in text models). On whisper-tiny.en word-swap pairs,
-AtP's rank correlation with exact patching is 0.4-0.6 at the first encoder layers.
+For an encoder cell that linearisation is poor: the patched frames' own layer norms and MLPs
+see a whole word's worth of change, and every later attention's softmax moves weight towards or
+away from the patched keys (the attention-saturation failure AtP*, Kramar et al. 2024, corrects
+in text models). On whisper-tiny.en word-swap pairs AtP's rank correlation with exact patching
+is 0.4-0.6 at the first encoder layers.
 
-The lookahead estimator computes exactly, for every cell (site x group of positions P):
+The lookahead estimator splits the patch's effect in two. The residual stream *at the patched
+positions P* is carried exactly through every later encoder block: its layer norms, its new
+queries, keys and values, its attention rows (over the base keys elsewhere and the new keys at
+P) and its MLP. What the patch *spills onto the other positions* is the change of their
+attention outputs at each block j, computed exactly (each query's softmax over the keys and
+values changed at P, an O(positions) update of the base run's log-sum-exp) and then taken to
+first order: ``sum over q not in P of G_j[q] . (o'_j[q] - o_j[q])`` with ``G_j`` the gradient at
+block j's attention output (before out_proj). After the last block the carried rows become
+encoder output rows, which change the keys and values of every decoder cross-attention; each
+of those softmax changes is computed exactly with the base queries and taken to first order
+the same way.
 
-1. the residual stream entering the next encoder block at P (for attention and MLP sites, the
-   rest of their own block at P: position-local);
-2. that block's self-attention: each query's softmax over the keys and values changed at P
-   (an update of the base run's log-sum-exp, O(positions) per cell), and the whole new
-   attention rows of the queries at P;
-3. the rest of that block at P (out_proj, residual, layer norm, MLP);
-
-and linearises only after that: ``sum over queries q not in P of G_o[q] . (o'_q - o_q)`` (the
-gradient at the attention output before out_proj) plus ``g_y[P] . (y'_P - y_P)`` (the gradient
-at the block output). After the last encoder block the next attention layers are the decoder's
-cross-attentions: the patched rows of the encoder output change every decoder layer's keys and
-values; each layer's softmax change is computed exactly with the base queries and the layers'
-effects are added (first order in their interaction).
-
-Cost: the same source forward, base forward and backward as AtP, plus per needed attention
-layer its softmax normaliser and a few (positions x cells x heads) products. It applies to
-Whisper's encoder sites (:data:`COMPONENTS`); other sites use plain AtP.
+So the only approximations are first order in the spill-over (and its feedback on P is left
+out). Cost: AtP's source forward, base forward and backward, plus per attention layer its
+softmax normaliser and a few (positions x cells x heads) products. It applies to Whisper's
+encoder sites (:data:`COMPONENTS`); other sites use plain AtP.
 """
 
 from __future__ import annotations
@@ -148,28 +145,27 @@ def _recording(named_modules):
 
 
 def _plan(runner, sites):
-    """Modules to record and tensors to differentiate for ``sites``."""
+    """Modules to record and tensors to differentiate for ``sites``, and the first block reached."""
     layers, n = runner.encoder.layers, runner.n_layers
-    nexts = sorted({_next_block(s) for s in sites})
-    rec = []
-    for j in (j for j in nexts if j < n):
+    start = min(_next_block(s) for s in sites)
+    rec, grads = [], []
+    for j in range(start, n):
         at = layers[j].self_attn
-        rec += [(f"x{j}", layers[j], "in"), (f"y{j}", layers[j], "out"), (f"q{j}", at.q_proj, "out"),
-                (f"k{j}", at.k_proj, "out"), (f"v{j}", at.v_proj, "out"), (f"o{j}", at.out_proj, "in")]
+        rec += [(f"q{j}", at.q_proj, "out"), (f"k{j}", at.k_proj, "out"), (f"v{j}", at.v_proj, "out"),
+                (f"o{j}", at.out_proj, "in")]
+        grads.append(f"o{j}")
     for s in sites:
         L = s.layer
         if s.component in ("attention_output", "attention_head"):
             rec += [(f"x{L}", layers[L], "in"), (f"a{L}", layers[L].self_attn.out_proj, "out")]
         elif s.component == "mlp_output":
             rec += [(f"y{L}", layers[L], "out")]
-    grads = [name for j in nexts if j < n for name in (f"o{j}", f"y{j}")]
-    if n in nexts:
-        for i, layer in enumerate(runner.core.decoder.layers):
-            at = layer.encoder_attn
-            rec += [(f"dq{i}", at.q_proj, "out"), (f"dk{i}", at.k_proj, "out"), (f"dv{i}", at.v_proj, "out"),
-                    (f"do{i}", at.out_proj, "in")]
-            grads.append(f"do{i}")
-    return dict((r[0], r) for r in rec).values(), grads, min(nexts)
+    for i, layer in enumerate(runner.core.decoder.layers):
+        at = layer.encoder_attn
+        rec += [(f"dq{i}", at.q_proj, "out"), (f"dk{i}", at.k_proj, "out"), (f"dv{i}", at.v_proj, "out"),
+                (f"do{i}", at.out_proj, "in")]
+        grads.append(f"do{i}")
+    return dict((r[0], r) for r in rec).values(), grads, start
 
 
 def _mlp(block, h):
@@ -223,28 +219,41 @@ class _Lookahead:
             delta = torch.nn.functional.linear(full, layers[L].self_attn.out_proj.weight)
         return _mlp(layers[L], t[f"x{L}"][pos] + t[f"a{L}"][pos] + delta)
 
-    def estimate(self, site, pos, mask, x_new) -> torch.Tensor:
-        """Estimated metric change of each cell, from the residual ``x_new`` entering the next block."""
-        j = _next_block(site)
+    def estimate(self, sites, pos, mask, entries) -> torch.Tensor:
+        """Estimated metric change ``(sites, cells)`` from each site's residual rows entering its next block.
+
+        All sites' cells go through each block together (cells stacked site after site).
+        """
         split = lambda t, heads: t.reshape(*t.shape[:-1], heads, -1)  # noqa: E731
-        if j == self.n:
-            enc = self.runner.final(x_new)
-            total = 0.0
-            for layer, per_row in zip(self.runner.core.decoder.layers, self.attention(j)):
-                at = layer.encoder_attn
-                k_new, v_new = split(at.k_proj(enc), at.num_heads), split(at.v_proj(enc), at.num_heads)
-                for att in per_row:
-                    total = total + att.key_effect(pos, mask, k_new, v_new, exclude=False)
-            return total
-        block, att = self.runner.encoder.layers[j], self.attention(j)[0]
-        sa, h = block.self_attn, block.self_attn.num_heads
-        u = block.self_attn_layer_norm(x_new)
-        q_new, k_new, v_new = split(sa.q_proj(u) * sa.scaling, h), split(sa.k_proj(u), h), split(sa.v_proj(u), h)
-        others = att.key_effect(pos, mask, k_new, v_new, exclude=True)
-        o_rows = att.rows(pos, mask, q_new, k_new, v_new)
-        y_new = _mlp(block, x_new + sa.out_proj(o_rows.reshape(*o_rows.shape[:2], -1)))
-        own = ((self.g[f"y{j}"][pos] * (y_new - self.t[f"y{j}"][pos])).sum(-1).double() * mask).sum(-1)
-        return others + own
+        c = pos.shape[0]
+        first = [_next_block(s) for s in sites]
+        total = torch.zeros(len(sites), c, dtype=torch.float64, device=pos.device)
+        active, x_new = [], None  # indices of the sites being carried, and their stacked rows
+        for j in range(min(first), self.n):  # carry the patched rows through every later block
+            joining = [i for i, f in enumerate(first) if f == j]
+            active += joining
+            x_new = torch.cat(([x_new] if x_new is not None else []) + [entries[i] for i in joining])
+            n_act = len(active)
+            pos_a, mask_a = pos.repeat(n_act, 1), mask.repeat(n_act, 1)
+            block, att = self.runner.encoder.layers[j], self.attention(j)[0]
+            sa, h = block.self_attn, block.self_attn.num_heads
+            u = block.self_attn_layer_norm(x_new)
+            q_new, k_new, v_new = split(sa.q_proj(u) * sa.scaling, h), split(sa.k_proj(u), h), split(sa.v_proj(u), h)
+            spill = att.key_effect(pos_a, mask_a, k_new, v_new, exclude=True)  # first order in the spill-over
+            total[active] += spill.reshape(n_act, c)
+            o_rows = att.rows(pos_a, mask_a, q_new, k_new, v_new)
+            x_new = _mlp(block, x_new + sa.out_proj(o_rows.reshape(*o_rows.shape[:2], -1)))
+        joining = [i for i, f in enumerate(first) if f == self.n]  # last-layer sites go straight to the decoder
+        active += joining
+        x_new = torch.cat(([x_new] if x_new is not None else []) + [entries[i] for i in joining])
+        pos_a, mask_a = pos.repeat(len(active), 1), mask.repeat(len(active), 1)
+        enc = self.runner.final(x_new)
+        for layer, per_row in zip(self.runner.core.decoder.layers, self.attention(self.n)):
+            at = layer.encoder_attn
+            k_new, v_new = split(at.k_proj(enc), at.num_heads), split(at.v_proj(enc), at.num_heads)
+            for att in per_row:
+                total[active] += att.key_effect(pos_a, mask_a, k_new, v_new, exclude=False).reshape(len(active), c)
+        return total
 
 
 def lookahead_scores(ctx, sites, groups, context_frames: int | None = None):
@@ -259,7 +268,7 @@ def lookahead_scores(ctx, sites, groups, context_frames: int | None = None):
         source_metric = float(readout.metric(runner.logits(ctx.source_inputs["input_features"], ids)).reshape(-1)[0])
     recorded, grad_names, start = _plan(runner, sites)
     with _recording(recorded) as store, hooks.capture(model, sites) as base_acts:
-        with torch.no_grad():  # blocks before the first one whose attention sees a patch need no graph
+        with torch.no_grad():  # blocks before the first one a patch reaches need no graph
             x = runner.stem(ctx.base_inputs["input_features"])
             for layer in runner.encoder.layers[:start]:
                 x = layer(x, None)
@@ -277,7 +286,6 @@ def lookahead_scores(ctx, sites, groups, context_frames: int | None = None):
     with torch.no_grad():
         for cols in batches:  # small groups share the O(positions) update; large ones recompute attention
             pos, mask = _padded([sets[i] for i in cols], model.device)
-            for i, s in enumerate(sites):
-                x_new = look.entry(s, pos, src_acts[s][0], base_acts[s][0])
-                out[i, cols] = look.estimate(s, pos, mask, x_new).cpu().numpy()
+            entries = [look.entry(s, pos, src_acts[s][0], base_acts[s][0]) for s in sites]
+            out[:, cols] = look.estimate(sites, pos, mask, entries).cpu().numpy()
     return out, base_metric, source_metric

@@ -22,7 +22,7 @@ def test_perf_quick(tmp_path, capsys):
     assert len(res["attribution_spearman_per_layer"]) == 2  # the quick preset's layers 0 and 3
     assert res["truncated_kl_clean"] >= 0 and math.isfinite(res["truncated_metric_change"])
     assert all(v > 0 for v in (res["plain_s"], res["exact_s"], res["attribution_s"], res["matmul_gflops"]))
-    assert (tmp_path / "index.html").is_file()
+    assert (tmp_path / "index.html").is_file() and (tmp_path / "maps.npz").is_file()
     assert "exact" in capsys.readouterr().out
 
 

@@ -1,9 +1,9 @@
 """Attribution estimators on the real whisper-tiny.en.
 
-The lookahead estimator claims to compute the next attention layer exactly and linearise only
-after it. These tests check that claim against a brute-force reference built from plain torch
-hooks (a real patched forward) and its small-patch limit (plain AtP); its accuracy against exact
-patching is checked in test_patching.py.
+The lookahead estimator claims to carry the patched positions exactly through the rest of the
+model and to take only the spill-over onto other positions to first order. These tests check that
+claim against a reference built from a real patched forward with plain torch hooks, and its
+small-patch limit (plain AtP); its accuracy against exact patching is checked in test_patching.py.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from intervene import hooks
 from intervene.attribution import attribution_metrics, resolve_estimator
 from intervene.context import PairContext
 from intervene.lookahead import lookahead_scores, supports
+from intervene.sites import Site
 from tasks.errors import ConfigError, UnknownNameError
 
 GROUPS = [[14], [16, 17], [19], list(range(10, 50))]  # one frame, two frames, and a group > 32 (full path)
@@ -62,37 +63,37 @@ def _module_grads(model, ctx, modules):
 
 
 def _reference(model, ctx, site, group):
-    """Exact through the next attention layer (a real patched forward), linear after it."""
+    """A real patched forward in which every position outside ``group`` is reset to its base value
+    before each later block (so only the patched rows are carried), with the attention outputs
+    this changes outside the group taken to first order; then the decoder's cross-attentions with
+    the base queries and the carried encoder output, also to first order."""
+    layers, dec = model.core.encoder.layers, model.core.decoder.layers
+    n, first = len(layers), site.layer if site.component == "block_input" else site.layer + 1
     with torch.no_grad(), hooks.capture(model, [site]) as src:
         model.logits(ctx.source_inputs)
-    patch = {site: (group, src[site][:, group])}
-    layers = model.core.encoder.layers
-    j = site.layer if site.component == "block_input" else site.layer + 1
-    if j < len(layers):
-        mods = {"o": (layers[j].self_attn.out_proj, "in", None), "y": (layers[j], "out", None)}
-        base = _module_grads(model, ctx, mods)
-        with torch.no_grad(), hooks.replace(model, patch), _recorded(mods) as new:
-            model.logits(ctx.base_inputs)
-        others = [q for q in range(base["o"][0].shape[1]) if q not in group]
-        return float((base["o"][1] * (new["o"] - base["o"][0]))[:, others].sum()
-                     + (base["y"][1] * (new["y"] - base["y"][0]))[:, group].sum())
-    # Last encoder layer: each decoder cross-attention, base queries, patched encoder output.
-    dec = model.core.decoder.layers
-    mods = {f"o{i}": (lay.encoder_attn.out_proj, "in", None) for i, lay in enumerate(dec)}
-    mods |= {f"h{i}": (lay.encoder_attn, "in", "hidden_states") for i, lay in enumerate(dec)}
-    mods["enc"] = (model.core.encoder, "out", None)
-    base = _module_grads(model, ctx, {k: v for k, v in mods.items() if k[0] == "o"})
-    with torch.no_grad(), _recorded({k: v for k, v in mods.items() if k[0] == "h"}) as hid:
+    resets = [Site("encoder", j, "block_input") for j in range(first + 1, n)]
+    resets += [Site("encoder", n - 1, "block_output")] if first < n else []
+    with torch.no_grad(), hooks.capture(model, resets) as base:
+        model.logits(ctx.base_inputs)
+    others = [q for q in range(model.n_positions) if q not in group]
+    patch = {site: (group, src[site][:, group])} | {r: (others, base[r][:, others]) for r in resets}
+    mods = {f"o{j}": (layers[j].self_attn.out_proj, "in", None) for j in range(first, n)}
+    mods |= {f"d{i}": (lay.encoder_attn.out_proj, "in", None) for i, lay in enumerate(dec)}
+    grads = _module_grads(model, ctx, mods)
+    enc_mods = {k: v for k, v in mods.items() if k[0] == "o"}
+    with torch.no_grad(), hooks.replace(model, patch), _recorded(enc_mods) as new:
+        model.logits(ctx.base_inputs)
+    total = sum(float((grads[k][1] * (new[k] - grads[k][0]))[:, others].sum()) for k in enc_mods)
+    with torch.no_grad(), _recorded({f"h{i}": (lay.encoder_attn, "in", "hidden_states") for i, lay in enumerate(dec)}) as hid:
         model.logits(ctx.base_inputs)
     with torch.no_grad(), hooks.replace(model, patch):
         enc = model.core.encoder(ctx.base_inputs["input_features"]).last_hidden_state
-    total = 0.0
     with torch.no_grad():
         for i, lay in enumerate(dec):
             rows = hid[f"h{i}"].shape[0]
             with _recorded({"o": (lay.encoder_attn.out_proj, "in", None)}) as new:
-                lay.encoder_attn(hidden_states=hid[f"h{i}"], key_value_states=enc.expand(rows, -1, -1))
-            total += float((base[f"o{i}"][1] * (new["o"] - base[f"o{i}"][0])).sum())
+                lay.encoder_attn(hid[f"h{i}"], key_value_states=enc.expand(rows, -1, -1))
+            total += float((grads[f"d{i}"][1] * (new["o"] - grads[f"d{i}"][0])).sum())
     return total
 
 
