@@ -2,9 +2,9 @@
 
 Three estimators (``estimator=``):
 
-* ``"lookahead"`` (default): gradient x activation difference taken after the next attention
-  layer, with everything up to there computed exactly (:mod:`intervene.lookahead`). Whisper
-  encoder sites; any other site falls back to ``"atp"``.
+* ``"lookahead"`` (default): the patched positions carried exactly through the rest of the
+  model, first order only in what spills onto the other positions (:mod:`intervene.lookahead`).
+  Whisper encoder sites; any other site falls back to ``"atp"``.
 * ``"atp"``: plain attribution patching, below.
 * ``"ig"``: integrated gradients with ``ig_steps`` steps, below.
 

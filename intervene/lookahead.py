@@ -42,6 +42,7 @@ __all__ = ["COMPONENTS", "supports", "lookahead_scores"]
 COMPONENTS = ("block_input", "block_output", "attention_output", "attention_head", "mlp_output")
 _INCREMENTAL_MAX = 32  # groups up to this many positions use the O(positions) softmax update
 _CHUNK_ELEMENTS = 1 << 20  # queries x cells x positions x heads per chunk of the update
+_MAX_EXPONENT = 80.0  # a new key scoring e^80 times the base normaliser takes all the weight anyway
 
 
 def supports(model, site) -> bool:
@@ -63,16 +64,16 @@ class _Attention:
     v: torch.Tensor
     o: torch.Tensor  # attention output before out_proj
     g: torch.Tensor  # d metric / d o
-    lse: torch.Tensor  # (queries, heads) float64: log of each softmax's normaliser
-    go: torch.Tensor  # (queries, heads) float64: g . o
+    lse: torch.Tensor  # (queries, heads): log of each softmax's normaliser
+    go: torch.Tensor  # (queries, heads): g . o
 
     @classmethod
     def build(cls, module, q, k, v, o, g) -> "_Attention":
         h = module.num_heads
         split = lambda t: t.reshape(t.shape[0], h, -1)  # noqa: E731
         q, k, v, o, g = split(q * module.scaling), split(k), split(v), split(o), split(g)
-        lse = torch.stack([torch.logsumexp(q[:, i] @ k[:, i].T, -1) for i in range(h)], -1).double()
-        return cls(q, k, v, o, g, lse, (g * o).sum(-1).double())
+        lse = torch.stack([torch.logsumexp(q[:, i] @ k[:, i].T, -1) for i in range(h)], -1)
+        return cls(q, k, v, o, g, lse, (g * o).sum(-1))
 
     def key_effect(self, pos, mask, k_new, v_new, exclude: bool) -> torch.Tensor:
         """``sum over queries and heads of g . (o' - o)`` per cell, keys/values at ``pos`` replaced.
@@ -89,17 +90,19 @@ class _Attention:
                                                   v_new[i:i + step], exclude) for i in range(0, c, step)])
 
     def _key_effect_update(self, pos, mask, k_new, v_new, exclude):
-        ein = lambda a, b: torch.einsum("nhd,ckhd->nckh", a, b).double()  # noqa: E731
-        lse, m = self.lse[:, None, None, :], mask[None, :, :, None]
+        # o' - o = sum_k [a_new_k (v_new_k - o) - a_old_k (v_old_k - o)] / (rest + sum_k a_new_k), with the
+        # weights in units of the base normaliser; dotted with g, no large terms cancel (float32 is enough).
+        ein = lambda a, b: torch.einsum("nhd,ckhd->nckh", a, b)  # noqa: E731
+        lse, m, go = self.lse[:, None, None, :], mask[None, :, :, None], self.go[:, None, None, :]
         a_old = torch.exp(ein(self.q, self.k[pos]) - lse) * m  # base weights of the patched keys
-        a_new = torch.exp(ein(self.q, k_new) - lse) * m  # new weights, in units of the base normaliser
-        rest = (1.0 - a_old.sum(2)).clamp_min(0.0)  # weight the unchanged keys keep
-        num = self.go[:, None, :] - (a_old * ein(self.g, self.v[pos])).sum(2) + (a_new * ein(self.g, v_new)).sum(2)
-        effect = num / (rest + a_new.sum(2)).clamp_min(1e-300) - self.go[:, None, :]  # (queries, cells, heads)
+        a_new = torch.exp((ein(self.q, k_new) - lse).clamp_max(_MAX_EXPONENT)) * m  # their new weights
+        den = (1.0 - a_old.sum(2)).clamp_min(0.0) + a_new.sum(2)  # the unchanged keys keep 1 - sum a_old
+        num = (a_new * (ein(self.g, v_new) - go)).sum(2) - (a_old * (ein(self.g, self.v[pos]) - go)).sum(2)
+        effect = num / den.clamp_min(1e-30)  # (queries, cells, heads)
         if exclude:
             cells = torch.arange(pos.shape[0], device=pos.device)[:, None].expand_as(pos)
             effect[pos[mask], cells[mask]] = 0.0
-        return effect.sum((0, 2))
+        return effect.double().sum((0, 2))
 
     def _key_effect_full(self, pos, mask, k_new, v_new, exclude):
         """Large groups: recompute each cell's attention over every query."""
@@ -119,6 +122,10 @@ class _Attention:
     def rows(self, pos, mask, q_new, k_new, v_new) -> torch.Tensor:
         """New attention outputs ``(cells, k, heads, head_dim)`` of the queries at ``pos``."""
         c, k = pos.shape
+        step = max(1, 4 * _CHUNK_ELEMENTS // (k * self.k.shape[0] * self.k.shape[1]))
+        if c > step:  # bound the (cells, k, heads, positions) score tensor
+            return torch.cat([self.rows(pos[i:i + step], mask[i:i + step], q_new[i:i + step], k_new[i:i + step],
+                                        v_new[i:i + step]) for i in range(0, c, step)])
         s = torch.einsum("ckhd,nhd->ckhn", q_new, self.k)
         s_p = torch.einsum("ckhd,cjhd->ckhj", q_new, k_new)  # against the replaced keys
         s.scatter_(-1, pos[:, None, None, :].expand(c, k, s.shape[2], k), s_p)  # padding rewrites a valid column

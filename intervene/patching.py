@@ -123,9 +123,9 @@ def patch(
     context_frames : int, optional
         Whisper: encoder positions to run (default 1500). Fewer is faster and approximate.
     estimator : {"lookahead", "atp", "ig"}, optional
-        Attribution: "lookahead" (default; exact up to the next attention layer, then gradient x
-        difference; Whisper encoder sites, others use "atp"), "atp" (plain gradient x
-        difference) or "ig" (integrated gradients, ``ig_steps`` steps).
+        Attribution: "lookahead" (default; the patched positions carried exactly, first order only
+        in the spill-over onto other positions; Whisper encoder sites, others use "atp"), "atp"
+        (plain gradient x difference) or "ig" (integrated gradients, ``ig_steps`` steps).
     ig_steps : int
         Attribution: integrated-gradient steps (> 0 selects estimator "ig").
     progress : bool
