@@ -141,3 +141,15 @@ def test_estimator_choice_and_fallback(tiny_en, ctx):
     _, _, atp, _ = attribution_metrics(ctx, [dec], [None], estimator="atp")
     assert info["atp_sites"] == ["decoder.1.block_output"]
     np.testing.assert_allclose(est[1], atp[0], rtol=1e-5)
+
+
+def test_lookahead_on_a_truncated_encoder(tiny_en, ctx):
+    from scipy.stats import spearmanr
+
+    kw = dict(sites=["encoder.1.block_output", "encoder.3.block_output"], window_ms=40, span="clip",
+              context_frames=100, guards=False)
+    exact = intervene.patch(tiny_en, ctx.task, ctx.pair, **kw)
+    la = intervene.patch(tiny_en, ctx.task, ctx.pair, method="attribution", **kw)
+    assert la.meta["context_frames"] == 100 and la.meta["estimator"] == "lookahead"
+    assert np.isclose(la.corrupt_metric, exact.corrupt_metric, atol=1e-3)  # the same truncated model
+    assert spearmanr(la.values.ravel(), exact.values.ravel())[0] > 0.8
