@@ -152,6 +152,27 @@ def _guard_seconds(model, task, pair, sites) -> float:
     return time.perf_counter() - t
 
 
+def _estimators(s: PerfSettings) -> dict:
+    """The attribution rows: the default (lookahead) estimator, plain AtP and integrated gradients."""
+    return {"attribution": {}, "attribution_atp": {"estimator": "atp"}, "attribution_ig": {"ig_steps": s.ig_steps}}
+
+
+def _estimate_summary(records: list, name: str, plain_s: float) -> dict:
+    """Time, speed-up and agreement with exact mode of one attribution row over all pairs."""
+    seconds = float(sum(r[f"{name}_s"] for r in records))
+    exact = np.mean([np.asarray(r["maps"]["exact"]) for r in records], 0)
+    estimate = np.mean([np.asarray(r["maps"][name]) for r in records], 0)
+    return {
+        f"{name}_s": seconds,
+        f"{name}_speedup": plain_s / seconds,
+        f"{name}_spearman": float(np.mean([r[f"{name}_spearman"] for r in records])),
+        f"{name}_spearman_per_pair": [r[f"{name}_spearman"] for r in records],
+        f"{name}_spearman_per_layer": np.mean([r[f"{name}_spearman_per_layer"] for r in records], 0).tolist(),
+        f"{name}_spearman_mean_map": _spearman(estimate, exact),
+        f"{name}_max_abs_error": max(r[f"{name}_max_abs_error"] for r in records),
+    }
+
+
 def measure_pair(model, task, pair, s: PerfSettings, device) -> dict:
     import intervene
 
@@ -161,45 +182,35 @@ def measure_pair(model, task, pair, s: PerfSettings, device) -> dict:
     rec = {}
     plain, rec["plain_s"], rec["plain_mb"] = _timed(lambda: intervene.patch(model, task, pair, sites, method="pyvene", **kw), device)
     exact, rec["exact_s"], rec["exact_mb"] = _timed(lambda: intervene.patch(model, task, pair, sites, batch_size=bs, **kw), device)
-    attr, rec["attribution_s"], rec["attribution_mb"] = _timed(
-        lambda: intervene.patch(model, task, pair, sites, method="attribution", **kw), device)
-    attr_atp, rec["attribution_atp_s"], rec["attribution_atp_mb"] = _timed(
-        lambda: intervene.patch(model, task, pair, sites, method="attribution", estimator="atp", **kw), device)
-    attr_ig, rec["attribution_ig_s"], rec["attribution_ig_mb"] = _timed(
-        lambda: intervene.patch(model, task, pair, sites, method="attribution", ig_steps=s.ig_steps, **kw), device)
+    maps = {}
+    for name, options in _estimators(s).items():
+        maps[name], rec[f"{name}_s"], rec[f"{name}_mb"] = _timed(
+            lambda o=options: intervene.patch(model, task, pair, sites, method="attribution", **o, **kw), device)
     trunc, rec["truncated_s"], rec["truncated_mb"] = _timed(
         lambda: intervene.patch(model, task, pair, sites, context_frames=s.context_frames, batch_size=bs, **kw), device)
     rec["guards_s"] = _guard_seconds(model, task, pair, sites)
     rec["cells"] = int(exact.values.size)
     rec["exact_max_abs_diff"] = float(np.nanmax(np.abs(exact.patched - plain.patched)))
-    rec["attribution_spearman"] = _spearman(attr.values, exact.values)
-    rec["attribution_max_abs_error"] = float(np.nanmax(np.abs(attr.values - exact.values)))
-    rec["attribution_spearman_per_layer"] = [_spearman(a, e) for a, e in zip(attr.values, exact.values)]
-    rec["attribution_atp_spearman"] = _spearman(attr_atp.values, exact.values)
-    rec["attribution_atp_spearman_per_layer"] = [_spearman(a, e) for a, e in zip(attr_atp.values, exact.values)]
-    rec["attribution_atp_max_abs_error"] = float(np.nanmax(np.abs(attr_atp.values - exact.values)))
-    rec["attribution_ig_spearman"] = _spearman(attr_ig.values, exact.values)
-    rec["attribution_ig_max_abs_error"] = float(np.nanmax(np.abs(attr_ig.values - exact.values)))
+    for name, m in maps.items():
+        rec[f"{name}_spearman"] = _spearman(m.values, exact.values)
+        rec[f"{name}_spearman_per_layer"] = [_spearman(a, e) for a, e in zip(m.values, exact.values)]
+        rec[f"{name}_max_abs_error"] = float(np.nanmax(np.abs(m.values - exact.values)))
     rec["truncated_spearman"] = _spearman(trunc.values, exact.values)
     rec["truncated_max_abs_diff"] = float(np.nanmax(np.abs(trunc.values - exact.values)))
     rec["truncated"] = _fidelity(model, task, pair, s.context_frames)
     ids = task.readout(model, pair.clean_answer, pair.corrupt_answer).decoder_input_ids
     cells_per_layer = {layer: exact.values.shape[-1] for layer in s.layers}
     rec["exact_flops"] = exact_map_flops(model, cells_per_layer, model.n_positions, ids.shape[1], ids.shape[0])
-    rec["maps"] = {"exact": exact.values.tolist(), "attribution": attr.values.tolist(),
-                   "attribution_atp": attr_atp.values.tolist(), "attribution_ig": attr_ig.values.tolist()}
+    rec["maps"] = {"exact": exact.values.tolist()} | {name: m.values.tolist() for name, m in maps.items()}
     return rec
 
 
 def summarize(records: list, s: PerfSettings, model, device, mm: dict) -> dict:
-    tot = {k: float(sum(r[k] for r in records)) for k in
-           ("plain_s", "exact_s", "attribution_s", "attribution_atp_s", "attribution_ig_s", "truncated_s", "guards_s",
-            "exact_flops")}
-    exact_maps = [np.asarray(r["maps"]["exact"]) for r in records]
-    attr_maps = [np.asarray(r["maps"]["attribution"]) for r in records]
-    atp_maps = [np.asarray(r["maps"]["attribution_atp"]) for r in records]
-    ig_maps = [np.asarray(r["maps"]["attribution_ig"]) for r in records]
+    tot = {k: float(sum(r[k] for r in records)) for k in ("plain_s", "exact_s", "truncated_s", "guards_s", "exact_flops")}
     exact_gflops = tot["exact_flops"] / tot["exact_s"] / 1e9
+    estimates: dict = {}
+    for name in _estimators(s):
+        estimates |= _estimate_summary(records, name, tot["plain_s"])
     return {
         "model": model.name,
         "device": str(device),
@@ -207,29 +218,11 @@ def summarize(records: list, s: PerfSettings, model, device, mm: dict) -> dict:
         "pairs": len(records),
         "plain_s": tot["plain_s"],
         "exact_s": tot["exact_s"],
-        "attribution_s": tot["attribution_s"],
         "exact_speedup": tot["plain_s"] / tot["exact_s"],
-        "attribution_speedup": tot["plain_s"] / tot["attribution_s"],
         "exact_max_abs_diff": max(r["exact_max_abs_diff"] for r in records),
-        "attribution_spearman": float(np.mean([r["attribution_spearman"] for r in records])),
-        "attribution_spearman_per_pair": [r["attribution_spearman"] for r in records],
-        "attribution_spearman_mean_map": _spearman(np.mean(attr_maps, 0), np.mean(exact_maps, 0)),
-        "attribution_spearman_per_layer": np.mean([r["attribution_spearman_per_layer"] for r in records], 0).tolist(),
-        "attribution_max_abs_error": max(r["attribution_max_abs_error"] for r in records),
+        **estimates,
         "attribution_estimator": "lookahead",
-        "attribution_atp_s": tot["attribution_atp_s"],
-        "attribution_atp_speedup": tot["plain_s"] / tot["attribution_atp_s"],
-        "attribution_atp_spearman": float(np.mean([r["attribution_atp_spearman"] for r in records])),
-        "attribution_atp_spearman_per_pair": [r["attribution_atp_spearman"] for r in records],
-        "attribution_atp_spearman_per_layer": np.mean([r["attribution_atp_spearman_per_layer"] for r in records], 0).tolist(),
-        "attribution_atp_spearman_mean_map": _spearman(np.mean(atp_maps, 0), np.mean(exact_maps, 0)),
-        "attribution_atp_max_abs_error": max(r["attribution_atp_max_abs_error"] for r in records),
         "attribution_ig_steps": s.ig_steps,
-        "attribution_ig_s": tot["attribution_ig_s"],
-        "attribution_ig_speedup": tot["plain_s"] / tot["attribution_ig_s"],
-        "attribution_ig_spearman": float(np.mean([r["attribution_ig_spearman"] for r in records])),
-        "attribution_ig_spearman_mean_map": _spearman(np.mean(ig_maps, 0), np.mean(exact_maps, 0)),
-        "attribution_ig_max_abs_error": max(r["attribution_ig_max_abs_error"] for r in records),
         "truncated_context_frames": s.context_frames,
         "truncated_s": tot["truncated_s"],
         "truncated_speedup": tot["plain_s"] / tot["truncated_s"],
@@ -242,7 +235,7 @@ def summarize(records: list, s: PerfSettings, model, device, mm: dict) -> dict:
         "matmul_gflops": mm["best"],
         "matmul_gflops_by_shape": {k: v for k, v in mm.items() if k != "best"},
         "exact_fraction_of_matmul": exact_gflops / mm["best"],
-        "peak_mb": {m: max(r[f"{m}_mb"] for r in records) for m in ("plain", "exact", "attribution", "attribution_atp", "attribution_ig", "truncated")},
+        "peak_mb": {m: max(r[f"{m}_mb"] for r in records) for m in ("plain", "exact", *_estimators(s), "truncated")},
         "threads": torch.get_num_threads(),
         "per_pair": [{k: v for k, v in r.items() if k != "maps"} for r in records],
     }

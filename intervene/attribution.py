@@ -188,15 +188,14 @@ def attribution_metrics(ctx, sites, groups, estimator: str | None = None, ig_ste
     from intervene.lookahead import lookahead_scores, supports
 
     estimator = resolve_estimator(estimator, ig_steps)
-    ahead = [s for s in sites if supports(ctx.model, s)] if estimator == "lookahead" else []
-    rest = [s for s in sites if s not in ahead]
+    ahead = [i for i, s in enumerate(sites) if estimator == "lookahead" and supports(ctx.model, s)]
+    rest = [i for i in range(len(sites)) if i not in ahead]
     deltas = np.empty((len(sites), len(groups)))
     base_metric = source_metric = None
     if ahead:
-        part, base_metric, source_metric = lookahead_scores(ctx, ahead, groups, context_frames)
-        deltas[[sites.index(s) for s in ahead]] = part
+        deltas[ahead], base_metric, source_metric = lookahead_scores(ctx, [sites[i] for i in ahead], groups, context_frames)
     if rest:
-        part, base_metric, source_metric = _atp_metrics(ctx, rest, groups, ig_steps, context_frames)
-        deltas[[sites.index(s) for s in rest]] = part
-    info = {"estimator": estimator, "atp_sites": [s.key for s in rest] if estimator == "lookahead" else []}
+        deltas[rest], base_metric, source_metric = _atp_metrics(ctx, [sites[i] for i in rest], groups, ig_steps,
+                                                                context_frames)
+    info = {"estimator": estimator, "atp_sites": [sites[i].key for i in rest] if estimator == "lookahead" else []}
     return base_metric, source_metric, base_metric + deltas, info
