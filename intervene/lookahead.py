@@ -70,8 +70,7 @@ class _Attention:
     @classmethod
     def build(cls, module, q, k, v, o, g) -> "_Attention":
         h = module.num_heads
-        split = lambda t: t.reshape(t.shape[0], h, -1)  # noqa: E731
-        q, k, v, o, g = split(q * module.scaling), split(k), split(v), split(o), split(g)
+        q, k, v, o, g = (_split(t, h) for t in (q * module.scaling, k, v, o, g))
         lse = torch.stack([torch.logsumexp(q[:, i] @ k[:, i].T, -1) for i in range(h)], -1)
         return cls(q, k, v, o, g, lse, (g * o).sum(-1))
 
@@ -175,6 +174,11 @@ def _plan(runner, sites):
     return dict((r[0], r) for r in rec).values(), grads, start
 
 
+def _split(t, heads):
+    """``(..., d)`` -> ``(..., heads, head_dim)``."""
+    return t.reshape(*t.shape[:-1], heads, -1)
+
+
 def _mlp(block, h):
     return h + block.fc2(block.activation_fn(block.fc1(block.final_layer_norm(h))))
 
@@ -229,37 +233,44 @@ class _Lookahead:
     def estimate(self, sites, pos, mask, entries) -> torch.Tensor:
         """Estimated metric change ``(sites, cells)`` from each site's residual rows entering its next block.
 
-        All sites' cells go through each block together (cells stacked site after site).
+        All sites' cells go through each block together (cells stacked site after site); the
+        carried rows end as encoder output rows, seen by every decoder cross-attention.
         """
-        split = lambda t, heads: t.reshape(*t.shape[:-1], heads, -1)  # noqa: E731
-        c = pos.shape[0]
-        first = [_next_block(s) for s in sites]
+        c, first = pos.shape[0], [_next_block(s) for s in sites]
         total = torch.zeros(len(sites), c, dtype=torch.float64, device=pos.device)
-        active, x_new = [], None  # indices of the sites being carried, and their stacked rows
-        for j in range(min(first), self.n):  # carry the patched rows through every later block
+        active, rows = [], []  # indices of the sites being carried, and their rows
+        for j in range(min(first), self.n + 1):
             joining = [i for i, f in enumerate(first) if f == j]
-            active += joining
-            x_new = torch.cat(([x_new] if x_new is not None else []) + [entries[i] for i in joining])
-            n_act = len(active)
-            pos_a, mask_a = pos.repeat(n_act, 1), mask.repeat(n_act, 1)
-            block, att = self.runner.encoder.layers[j], self.attention(j)[0]
-            sa, h = block.self_attn, block.self_attn.num_heads
-            u = block.self_attn_layer_norm(x_new)
-            q_new, k_new, v_new = split(sa.q_proj(u) * sa.scaling, h), split(sa.k_proj(u), h), split(sa.v_proj(u), h)
-            spill = att.key_effect(pos_a, mask_a, k_new, v_new, exclude=True)  # first order in the spill-over
-            total[active] += spill.reshape(n_act, c)
-            o_rows = att.rows(pos_a, mask_a, q_new, k_new, v_new)
-            x_new = _mlp(block, x_new + sa.out_proj(o_rows.reshape(*o_rows.shape[:2], -1)))
-        joining = [i for i, f in enumerate(first) if f == self.n]  # last-layer sites go straight to the decoder
-        active += joining
-        x_new = torch.cat(([x_new] if x_new is not None else []) + [entries[i] for i in joining])
-        pos_a, mask_a = pos.repeat(len(active), 1), mask.repeat(len(active), 1)
+            active, rows = active + joining, rows + [entries[i] for i in joining]
+            x_new = torch.cat(rows)
+            pos_a, mask_a = pos.repeat(len(active), 1), mask.repeat(len(active), 1)
+            if j == self.n:
+                total[active] += self._decoder_effect(pos_a, mask_a, x_new).reshape(len(active), c)
+            else:
+                spill, x_new = self._block_step(j, pos_a, mask_a, x_new)
+                total[active] += spill.reshape(len(active), c)
+                rows = [x_new]
+        return total
+
+    def _block_step(self, j, pos, mask, x_new):
+        """Encoder block j: first-order effect of the spill-over, and the carried rows leaving the block."""
+        block, att = self.runner.encoder.layers[j], self.attention(j)[0]
+        sa, h = block.self_attn, block.self_attn.num_heads
+        u = block.self_attn_layer_norm(x_new)
+        q_new, k_new, v_new = _split(sa.q_proj(u) * sa.scaling, h), _split(sa.k_proj(u), h), _split(sa.v_proj(u), h)
+        spill = att.key_effect(pos, mask, k_new, v_new, exclude=True)
+        o_rows = att.rows(pos, mask, q_new, k_new, v_new)
+        return spill, _mlp(block, x_new + sa.out_proj(o_rows.reshape(*o_rows.shape[:2], -1)))
+
+    def _decoder_effect(self, pos, mask, x_new):
+        """First-order effect of the carried encoder output rows through every decoder cross-attention."""
         enc = self.runner.final(x_new)
+        total = 0.0
         for layer, per_row in zip(self.runner.core.decoder.layers, self.attention(self.n)):
             at = layer.encoder_attn
-            k_new, v_new = split(at.k_proj(enc), at.num_heads), split(at.v_proj(enc), at.num_heads)
+            k_new, v_new = _split(at.k_proj(enc), at.num_heads), _split(at.v_proj(enc), at.num_heads)
             for att in per_row:
-                total[active] += att.key_effect(pos_a, mask_a, k_new, v_new, exclude=False).reshape(len(active), c)
+                total = total + att.key_effect(pos, mask, k_new, v_new, exclude=False)
         return total
 
 
