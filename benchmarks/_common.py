@@ -15,7 +15,7 @@ The code lives in three modules, one job each, re-exported here:
   the CLI helpers (``progress``, ``run_cli``, ...);
 - :mod:`benchmarks._work`: resumable units of work (``make_key``, ``WorkStore``);
 - :mod:`benchmarks._report`: ``index.html`` + ``results.json``, figures, summary statistics,
-  on top of :mod:`intervene.report` (the HTML and tables ``speechlens demo`` uses too).
+  on top of :mod:`intervene.app.report` (the HTML and tables ``speechlens demo`` uses too).
 
 Everything written goes through :mod:`tasks.atomic`, so a run killed at any moment leaves no
 file under a final name that is not complete; ``results.json`` is written last of all.
@@ -40,7 +40,7 @@ from benchmarks._settings import (
     setup_logging,
     to_jsonable,
 )
-from benchmarks._work import WorkStore, make_key
+from intervene.workstore import WorkStore, make_key
 from tasks.atomic import atomic_path, write_json, write_text  # noqa: F401  (importable from here, as before)
 from tasks.errors import ConfigError, SpeechLensError  # noqa: F401  (importable from here, as before)
 

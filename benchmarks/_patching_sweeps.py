@@ -24,7 +24,7 @@ import numpy as np
 
 import corruptions
 import tasks
-from benchmarks._work import make_key
+from intervene.workstore import make_key
 from tasks.errors import ConfigError, ModelLoadError, PairError, UnknownNameError, unknown_name
 
 __all__ = [

@@ -1,6 +1,6 @@
 """Reports of the benchmark scripts: sections, the atomic index.html + results.json, figures.
 
-The HTML, its style sheet and the tables are :mod:`intervene.report`'s (one implementation
+The HTML, its style sheet and the tables are :mod:`intervene.app.report`'s (one implementation
 for ``speechlens demo`` and the benchmarks); this module adds what a benchmark needs on top:
 sections with files checked to exist inside the report folder, ``results.json`` written last
 (its presence means the report is complete), matplotlib figures saved atomically, and
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks._settings import to_jsonable
-from intervene.report import Report, Table
+from intervene.app.report import Report, Table
 from tasks.atomic import atomic_path, write_json, write_text
 from tasks.errors import ConfigError
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import shlex
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -20,8 +19,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 
+from tasks.jsonio import to_jsonable
 from tasks.errors import ConfigError, SpeechLensError, close_names
 
 __all__ = [
@@ -45,42 +44,6 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 """The repository root; default report folders go under ``REPO_ROOT / "runs"``."""
 COMMON_KEYS = ("out", "quick", "device", "progress")
 """Config-file keys every script accepts besides its settings fields."""
-
-
-# --------------------------------------------------------------------------- JSON values
-def to_jsonable(value: Any) -> Any:
-    """``value`` as plain JSON types: numpy scalars and arrays, tuples, Paths and objects with
-    ``to_dict()`` converted; NaN and infinities become None (strict JSON has no such numbers).
-
-    Raises
-    ------
-    ConfigError
-        A value of a type JSON cannot hold.
-
-    Examples
-    --------
-    >>> to_jsonable({"a": np.float32(0.5), "b": (1, float("nan")), 3: np.arange(2)})
-    {'a': 0.5, 'b': [1, None], '3': [0, 1]}
-    """
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "to_dict"):
-        return to_jsonable(value.to_dict())
-    raise ConfigError(f"a value of type {type(value).__name__} ({value!r:.60}) cannot be written as JSON")
 
 
 def _freeze(value: Any) -> Any:

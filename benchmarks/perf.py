@@ -115,41 +115,32 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 def _fidelity(model, task, pair, context_frames: int) -> dict:
     """KL(full || truncated) of the clean next-token distribution at the answer, and metric changes."""
-    from intervene.context import PairContext
-    from intervene.whisper_runner import WhisperRunner
-
-    ctx = PairContext.build(model, task, pair)
-    ids = ctx.readout.decoder_input_ids
-    pos = ctx.readout.prefix_length - 1
+    readout = task.readout(model, *task.answers(pair))
+    ids = readout.decoder_input_ids
+    pos = readout.prefix_length - 1
     out = {}
     with torch.no_grad():
-        full, trunc = WhisperRunner(model), WhisperRunner(model, context_frames)
-        for name, inputs in (("clean", ctx.source_inputs), ("corrupt", ctx.base_inputs)):
-            lf = full.logits(inputs["input_features"], ids)
-            lt = trunc.logits(inputs["input_features"], ids)
+        full, trunc = model.runner(), model.runner(context_frames)
+        for name, audio in (("clean", pair.clean), ("corrupt", pair.corrupt)):
+            feats = model.inputs(audio, pair.sample_rate, ids)["input_features"]
+            lf = full.logits(feats, ids)
+            lt = trunc.logits(feats, ids)
             if name == "clean":
                 p = torch.log_softmax(lf[0, 0, pos].double(), -1)
                 q = torch.log_softmax(lt[0, 0, pos].double(), -1)
                 out["kl_clean"] = float((p.exp() * (p - q)).sum())
-            out[f"{name}_metric_full"] = float(ctx.readout.metric(lf)[0])
-            out[f"{name}_metric_truncated"] = float(ctx.readout.metric(lt)[0])
+            out[f"{name}_metric_full"] = float(readout.metric(lf)[0])
+            out[f"{name}_metric_truncated"] = float(readout.metric(lt)[0])
     out["metric_change"] = max(abs(out["clean_metric_full"] - out["clean_metric_truncated"]),
                                abs(out["corrupt_metric_full"] - out["corrupt_metric_truncated"]))
     return out
 
 
 def _guard_seconds(model, task, pair, sites) -> float:
-    """Time of the guards a sweep over ``sites`` runs (engine set-up excluded)."""
-    from intervene.context import PairContext
-    from intervene.engine import ExactEngine
-    from intervene.guards import run_guards
+    """Time of the guards a sweep over ``sites`` runs (the map's own timings record it)."""
+    import intervene
 
-    ctx = PairContext.build(model, task, pair)
-    engine = ExactEngine(ctx)
-    engine.prepare([model.site(x) for x in sites])
-    t = time.perf_counter()
-    run_guards(ctx, engine, [model.site(x) for x in sites], ctx.base_metric, ctx.source_metric)
-    return time.perf_counter() - t
+    return intervene.patch(model, task, pair, sites, unit="all", span="clip").meta.timings["guards_s"]
 
 
 def _estimators(s: PerfSettings) -> dict:
@@ -271,8 +262,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     run, s = parse_settings(argv, PerfSettings, script=SCRIPT, description=__doc__, add_arguments=add_arguments,
                             quick_preset=QUICK_PRESET)
     model = intervene.load_model(s.model, device=run.device)
-    if getattr(model, "architecture", "") != "whisper":
-        raise ConfigError(f"perf.py measures Whisper's encoder; {s.model!r} is a {model.architecture} model")
+    if not (model.capabilities.fast_exact and model.capabilities.lookahead and model.capabilities.truncated_context):
+        raise ConfigError(f"perf.py compares the fast paths (exact runner, lookahead, truncated context); {s.model!r} "
+                          f"({model.architecture}) offers {model.capabilities}")
     device = model.device
     task = tasks.KeywordTask()
     mm = matmul_gflops(device)

@@ -1,4 +1,4 @@
-"""The :class:`Corruption` base class and the registry of corruption kinds.
+"""The :class:`Corruption` base class: the protocol every corruption kind follows.
 
 A corruption is a frozen dataclass of checked, unit-named parameters. It draws concrete
 parameters with an explicit generator and then applies them (draw, then apply)::
@@ -7,9 +7,7 @@ parameters with an explicit generator and then applies them (draw, then apply)::
     corrupt = corruption.apply(source, params)              # float32 (samples,) at 16 kHz
     pair = corruption.pair(source, seed=0)                  # both steps -> MinimalPair
 
-The registry maps kind names to classes. Kinds are registered explicitly (see the list in
-:mod:`corruptions`); :func:`register` refuses a duplicate and :func:`get` answers a typo
-with the close names.
+The registry of kinds lives in :mod:`corruptions.registry`.
 """
 
 from __future__ import annotations
@@ -23,24 +21,10 @@ import numpy as np
 from corruptions import functional as F
 from corruptions.pair import MinimalPair
 from corruptions.source import Source, as_source, resolve_target
-from tasks.errors import ConfigError, close_names, unknown_name
+from tasks.errors import ConfigError
+from tasks.jsonio import to_jsonable
 
-__all__ = ["Corruption", "register", "get", "from_dict", "kinds", "resolve_rng", "jsonable"]
-
-
-def jsonable(value):
-    """``value`` with numpy scalars made Python numbers and tuples made lists (for JSON)."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    return value
+__all__ = ["Corruption", "resolve_rng"]
 
 
 def resolve_rng(seed=None, rng=None) -> tuple[np.random.Generator, int | None]:
@@ -130,7 +114,7 @@ class Corruption:
         src = as_source(source)
         target = resolve_target(src, target)
         generator, seed = resolve_rng(seed, rng)
-        params = jsonable(self.sample(generator, src, target=target))
+        params = to_jsonable(self.sample(generator, src, target=target), strict=False)
         corrupt = self.apply(src, params)
         return MinimalPair(
             clean=src.audio,
@@ -151,7 +135,7 @@ class Corruption:
         """``{"kind": ..., <every parameter>: ...}``, JSON-able; :func:`from_dict` inverts it."""
         out = {"kind": self.kind}
         for f in dataclasses.fields(self):
-            out[f.name] = jsonable(getattr(self, f.name))
+            out[f.name] = to_jsonable(getattr(self, f.name), strict=False)
         return out
 
     def __eq__(self, other) -> bool:
@@ -161,80 +145,3 @@ class Corruption:
 
     def __hash__(self) -> int:
         return hash(json.dumps(self.to_dict(), sort_keys=True, default=str))
-
-
-_REGISTRY: dict[str, type] = {}
-
-
-def register(cls: type) -> type:
-    """Add a :class:`Corruption` subclass to the registry under ``cls.kind``; returns ``cls``.
-
-    Raises
-    ------
-    ConfigError
-        ``cls`` is not a Corruption subclass, has no ``kind``, or its kind is taken.
-    """
-    if not (isinstance(cls, type) and issubclass(cls, Corruption)):
-        raise ConfigError(f"register({cls!r}): only subclasses of corruptions.Corruption can be registered")
-    kind = getattr(cls, "kind", "")
-    if not isinstance(kind, str) or not kind:
-        raise ConfigError(f"register({cls.__name__}): set the class attribute kind = '<name>' first")
-    if kind in _REGISTRY:
-        raise ConfigError(
-            f"corruption kind {kind!r} is already registered (by {_REGISTRY[kind].__name__}); pick another kind"
-        )
-    _REGISTRY[kind] = cls
-    return cls
-
-
-def kinds() -> list[str]:
-    """The registered corruption kinds, sorted."""
-    return sorted(_REGISTRY)
-
-
-def get(kind: str, **params) -> Corruption:
-    """Build the corruption ``kind`` with ``params`` (unset ones take their defaults).
-
-    Raises
-    ------
-    UnknownNameError
-        No such kind (the message lists the close names).
-    ConfigError
-        A parameter the kind does not have, or a bad value.
-
-    Examples
-    --------
-    >>> import corruptions
-    >>> corruptions.get("pitch_shift", semitones=2.0).semitones
-    2.0
-    """
-    if kind not in _REGISTRY:
-        raise unknown_name("corruption kind", kind, _REGISTRY)
-    cls = _REGISTRY[kind]
-    names = [f.name for f in dataclasses.fields(cls)]
-    for name in params:
-        if name not in names:
-            raise ConfigError(
-                f"corruption {kind!r} has no parameter {name!r}{close_names(name, names)} "
-                f"Its parameters: {', '.join(names)}"
-            )
-    return cls(**params)
-
-
-def from_dict(config: dict) -> Corruption:
-    """Build a corruption from ``{"kind": ..., **params}`` (what :meth:`Corruption.to_dict` gives).
-
-    Raises
-    ------
-    ConfigError
-        ``config`` is not a dict or has no ``kind``.
-    UnknownNameError
-        Unknown kind.
-    """
-    if not isinstance(config, dict):
-        raise ConfigError(f"config ({type(config).__name__}) must be a dict with a 'kind' key")
-    if "kind" not in config:
-        raise ConfigError(f"config {config!r} has no 'kind'; known kinds: {', '.join(kinds())}")
-    params = dict(config)
-    return get(params.pop("kind"), **params)
-

@@ -17,9 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from corruptions import functional as F
+from corruptions.registry import from_dict
 from tasks.atomic import write_json
 from tasks.audio import SAMPLE_RATE, check_sample_rate, write_wav
 from tasks.errors import ConfigError, PairError
+from tasks.jsonio import to_jsonable
 from tasks.utterance import WordSpan
 
 __all__ = ["MinimalPair", "DEFAULT_FRAME_S"]
@@ -196,17 +198,13 @@ class MinimalPair:
         object when its config cannot be rebuilt from JSON (noise clips given as arrays).
         """
         if corruption is None:
-            from corruptions.base import from_dict
-
             corruption = from_dict(self.corruption)
         return corruption.apply(source, self.params)
 
     # -- files ----------------------------------------------------------------------------
 
     def _json(self) -> dict:
-        from corruptions.base import jsonable
-
-        return jsonable({
+        return to_jsonable(strict=False, value={
             "format": _FORMAT,
             "sample_rate": self.sample_rate,
             "n_samples": self.n_samples,

@@ -3,12 +3,13 @@
 :class:`PairContext` turns (model, task, pair, direction) into the two runs an intervention
 connects: the *base* run, which gets patched, and the *source* run, whose activations are
 patched in. Denoising: source = clean, base = corrupt (clean activations restore the clean
-behaviour); noising: source = corrupt, base = clean.
+behaviour); noising: source = corrupt, base = clean. Each half's audio is checked and turned
+into model inputs once; the plain-forward metrics are computed once, when first asked for.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -44,8 +45,11 @@ class PairContext:
     ----------
     base_inputs, source_inputs : dict
         Model keyword arguments (features of batch 1, and for Whisper the readout's decoder rows).
+    clean_audio, corrupt_audio : np.ndarray
+        The halves, checked and at the model's rate: float32 (samples,).
     base_metric, source_metric : float
-        The task metric on the unpatched base and source runs (plain forward passes).
+        The task metric on the unpatched base and source runs (plain forward passes,
+        computed once on first use).
     clean_metric, corrupt_metric : float
         The same two numbers named by clip rather than by role.
     n_samples : int
@@ -61,38 +65,51 @@ class PairContext:
     readout: object
     base_inputs: dict
     source_inputs: dict
-    base_metric: float = float("nan")
-    source_metric: float = float("nan")
+    clean_audio: np.ndarray
+    corrupt_audio: np.ndarray
     n_samples: int = 0
     clip_frames: int = 0
-    meta: dict = field(default_factory=dict)
+    _metrics: tuple | None = None
 
     @classmethod
-    def build(cls, model, task, pair, direction: str = "denoise", compute_metrics: bool = True) -> "PairContext":
+    def build(cls, model, task, pair, direction: str = "denoise") -> "PairContext":
         if direction not in DIRECTIONS:
             raise ConfigError(f"direction ({direction!r}) must be 'denoise' (clean into corrupt) or 'noise' (corrupt into clean)")
         check_pair(pair, model)
         clean_answer, corrupt_answer = task.answers(pair)
         readout = task.readout(model, clean_answer, corrupt_answer)
         ids = readout.decoder_input_ids
-        clean = model.inputs(pair.clean, pair.sample_rate, ids) if ids is not None else model.inputs(pair.clean, pair.sample_rate)
-        corrupt = model.inputs(pair.corrupt, pair.sample_rate, ids) if ids is not None else model.inputs(pair.corrupt, pair.sample_rate)
+        clean_audio = model.prepare(pair.clean, pair.sample_rate, name="pair.clean")
+        corrupt_audio = model.prepare(pair.corrupt, pair.sample_rate, name="pair.corrupt")
+        clean = model.inputs(clean_audio, model.sample_rate, ids, checked=True)
+        corrupt = model.inputs(corrupt_audio, model.sample_rate, ids, checked=True)
         base, source = (corrupt, clean) if direction == "denoise" else (clean, corrupt)
-        n_samples = model.prepare(pair.clean, pair.sample_rate, name="pair.clean").shape[0]
-        ctx = cls(
+        n_samples = clean_audio.shape[0]
+        return cls(
             model=model, task=task, pair=pair, direction=direction, readout=readout,
-            base_inputs=base, source_inputs=source, n_samples=n_samples,
+            base_inputs=base, source_inputs=source, clean_audio=clean_audio, corrupt_audio=corrupt_audio,
+            n_samples=n_samples,
             clip_frames=min(model.num_frames(n_samples), getattr(model, "n_positions", 10**9)),
         )
-        if compute_metrics:
-            ctx.base_metric = ctx.plain_metric(base)
-            ctx.source_metric = ctx.plain_metric(source)
-        return ctx
 
     @torch.no_grad()
     def plain_metric(self, inputs: dict) -> float:
         """The metric from an ordinary forward pass (no hooks)."""
         return float(self.readout.metric(self.model.logits(inputs)))
+
+    def reference_metrics(self) -> tuple[float, float]:
+        """``(base, source)`` metrics of plain forward passes (computed once)."""
+        if self._metrics is None:
+            self._metrics = (self.plain_metric(self.base_inputs), self.plain_metric(self.source_inputs))
+        return self._metrics
+
+    @property
+    def base_metric(self) -> float:
+        return self.reference_metrics()[0]
+
+    @property
+    def source_metric(self) -> float:
+        return self.reference_metrics()[1]
 
     @property
     def clean_metric(self) -> float:
@@ -101,6 +118,10 @@ class PairContext:
     @property
     def corrupt_metric(self) -> float:
         return self.base_metric if self.direction == "denoise" else self.source_metric
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_samples / self.model.sample_rate
 
     def seq_len(self, stream: str) -> int:
         """Positions of ``stream``'s activations (encoder: 1500 for Whisper; decoder: tokens)."""

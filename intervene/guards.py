@@ -1,15 +1,15 @@
 """Correctness guards, run on every sweep before its cells.
 
 An intervention that silently does nothing is the worst bug in this field, so each sweep
-first checks its own engine path:
+first checks its own method's code path:
 
-* **patch nothing = base**: an empty cell, run through the engine's code path, must give the
+* **patch nothing = base**: an empty cell, run through the method's code path, must give the
   base metric of a plain forward pass;
 * **patch everything = source**: for a residual-stream site (``block_input``/``block_output``),
   patching every position from the source must give the source metric (decoder sites also
   take the encoder's output from the source, since cross-attention reads it);
 * for a component site (attention, MLP, head, cross-attention output), patching every
-  position is not a complete cut of the network, so the engine's result must instead equal a
+  position is not a complete cut of the network, so the method's result must instead equal a
   plain torch forward hook doing the same replacement in an ordinary forward pass.
 
 Tolerance: |got - expected| <= ``tol`` * max(1, |expected|), with ``tol`` = 1e-4. A failure
@@ -21,13 +21,15 @@ from __future__ import annotations
 import torch
 
 from intervene import hooks
-from intervene.engine import RESIDUAL, Patch
+from intervene.methods.base import Patch
 from intervene.sites import Site
 from tasks.errors import GuardError
 
-__all__ = ["run_guards", "TOLERANCE"]
+__all__ = ["run_guards", "TOLERANCE", "RESIDUAL"]
 
 TOLERANCE = 1e-4
+RESIDUAL = ("block_input", "block_output")
+"""Components whose every position, patched, is a complete cut of the network."""
 
 
 def _check(name: str, got: float, expected: float, what: str, tol: float, record: list) -> None:
@@ -35,7 +37,7 @@ def _check(name: str, got: float, expected: float, what: str, tol: float, record
     record.append({"guard": name, "got": got, "expected": expected, "relative_error": err, "against": what, "ok": err <= tol})
     if not err <= tol:
         raise GuardError(
-            f"guard '{name}' failed: the engine gave metric {got:.6f} but {what} is {expected:.6f} "
+            f"guard '{name}' failed: the method gave metric {got:.6f} but {what} is {expected:.6f} "
             f"(relative error {err:.2e} > {tol:g}). The sweep's numbers would be wrong, so it was stopped. "
             "If you changed the model or its hooks, check that nothing else hooks it (pyvene removes all hooks "
             "on every forward) and report this with the site and model."
@@ -43,28 +45,20 @@ def _check(name: str, got: float, expected: float, what: str, tol: float, record
 
 
 class _Reference:
-    """Ordinary forward passes with plain torch hooks, independent of the engine under test.
+    """Ordinary forward passes with plain torch hooks, independent of the method under test.
 
-    Source activations of every component site are captured in one source forward; a cell
-    that touches only decoder sites re-runs only the (transformers) decoder on the base's
-    encoder output, since the encoder is not patched.
+    Source activations of every component site are captured in one source forward. Where
+    the model's runner can reuse the base run's encoder output (Whisper), a cell that touches
+    only decoder sites re-runs only the decoder, since the encoder is not patched.
     """
 
     @torch.no_grad()
-    def __init__(self, ctx, sites, runner=None):
+    def __init__(self, ctx, sites, runner):
         self.ctx, self.runner, self.model = ctx, runner, ctx.model
         with hooks.capture(self.model, sites) as acts:
-            self._forward(ctx.source_inputs)
+            runner.reference_logits(ctx.source_inputs)
         self.source = dict(acts)
-        self.base_enc = None
-        if getattr(self.model, "architecture", "") == "whisper":
-            feats = ctx.base_inputs["input_features"]
-            self.base_enc = runner.encode(feats) if runner is not None else self.model.core.encoder(feats).last_hidden_state
-
-    def _forward(self, inputs):
-        if self.runner is not None:
-            return self.runner.logits(inputs["input_features"], self.ctx.readout.decoder_input_ids)
-        return self.model.logits(inputs)
+        self.base_encoded = runner.encoded(ctx.base_inputs)
 
     @torch.no_grad()
     def metric(self, patches) -> float:
@@ -73,19 +67,22 @@ class _Reference:
             src = self.source[p.site]
             repl[p.site] = (None, src) if p.positions is None else (list(p.positions), src[:, list(p.positions)])
         with hooks.replace(self.model, repl):
-            if self.base_enc is not None and all(p.site.stream == "decoder" for p in patches):
-                logits = self.model.decode(self.base_enc, self.ctx.readout.decoder_input_ids)
+            if self.base_encoded is not None and all(p.site.stream == "decoder" for p in patches):
+                logits = self.runner.logits_from_encoded(self.base_encoded, self.ctx.base_inputs)
             else:
-                logits = self._forward(self.ctx.base_inputs)
+                logits = self.runner.reference_logits(self.ctx.base_inputs)
         return float(self.ctx.readout.metric(logits).reshape(-1)[0])
 
 
-def run_guards(ctx, engine, sites, base_metric: float, source_metric: float, tol: float = TOLERANCE) -> list:
-    """Run the guards for ``sites`` on ``engine``; return their records (raise on failure)."""
+def run_guards(ctx, method, sites, base_metric: float, source_metric: float, tol: float = TOLERANCE) -> list:
+    """Run the guards for ``sites`` on ``method`` (prepared); return their records (raise on failure).
+
+    The reference forward runs on the same model the method measures: the full model, or the
+    truncated one when the method runs a truncated encoder context.
+    """
     record: list = []
-    runner = getattr(engine, "runner", None)
-    runner = runner if runner is not None and runner.truncated else None
-    got = float(engine.run([[]])[0])
+    runner = method.reference_runner()
+    got = float(method.run([[]])[0])
     _check("patch nothing = base", got, base_metric, "the base metric of a plain forward", tol, record)
     n_enc = ctx.model.num_layers("encoder")
     components = [s for s in sites if s.component not in RESIDUAL]
@@ -98,6 +95,6 @@ def run_guards(ctx, engine, sites, base_metric: float, source_metric: float, tol
             expected, what = source_metric, "the source metric"
         else:
             expected, what = reference.metric(cell), "a plain torch-hook forward"
-        got = float(engine.run([cell])[0])
+        got = float(method.run([cell])[0])
         _check(f"patch every position of {site.key}", got, expected, what, tol, record)
     return record

@@ -7,16 +7,19 @@ File format (open, documented, two files side by side)
 ``spectrogram_clean``, ``spectrogram_corrupt`` — plain float arrays.
 
 ``NAME.json``: ``format`` ("speechlens.causal_map/1"), ``dims``, ``coords``,
-``clean_metric``, ``corrupt_metric``, ``meta`` (model, task, direction, method, metric,
-unit, window, span, corruptions, pairs, guards, context) and ``arrays`` (the npz's SHA-256,
-so a JSON that does not belong to its npz is refused). Both are written atomically, the
-JSON last: a map whose JSON exists is complete.
+``clean_metric``, ``corrupt_metric``, ``meta`` (the fields of :class:`MapMeta`: model, task,
+direction, method, metric, unit, window, span, corruptions, pairs, guards, context) and
+``arrays`` (the npz's SHA-256, so a JSON that does not belong to its npz is refused). Both are
+written atomically, the JSON last: a map whose JSON exists is complete. Files written before
+the metadata was typed load unchanged (unknown keys are kept in ``MapMeta.extra``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,14 +27,137 @@ import numpy as np
 
 from tasks.atomic import atomic_path, write_json
 from tasks.errors import ConfigError, ModelLoadError
+from tasks.jsonio import to_jsonable
 
-__all__ = ["CausalMap", "FORMAT"]
+__all__ = ["CausalMap", "MapMeta", "FORMAT"]
 
 FORMAT = "speechlens.causal_map/1"
 _ARRAYS = (
     "values", "patched", "times_s", "per_pair", "per_pair_patched", "per_pair_clean",
     "per_pair_corrupt", "spectrogram_clean", "spectrogram_corrupt",
 )
+
+
+@dataclass(frozen=True)
+class MapMeta(Mapping):
+    """Where a map came from and how it was computed (typed; also reads like a dict).
+
+    ``meta.frame_s`` and ``meta["frame_s"]`` give the same value; ``to_dict()`` is what the
+    map's JSON holds; keys a file has that are not fields (older or newer writers) are kept in
+    ``extra``.
+
+    Attributes
+    ----------
+    model, task : str
+        Model name and task name; ``task_config`` the task's ``to_dict()``.
+    direction : {"denoise", "noise"}
+    method : str
+        The method's registry name; ``estimator``, ``atp_sites``, ``ig_steps`` for attribution;
+        ``runner`` what the method re-ran per cell; ``intervention`` the intervention's name.
+    metric : str
+        "logit_diff" or "logodds"; ``answers`` the clean and corrupt answers.
+    unit : {"frame", "token", "all"}
+        Map columns; ``window_ms`` and ``frame_s`` their width and the model's frame.
+    span, span_s, margin_ms
+        The span asked for, the span covered (s) and the margin around the changed frames.
+    sites : list of str
+    corruption, params, seed, words, changed_spans, duration_s, pair_metadata
+        Provenance of the pair (for sweeps: of the first pair; ``pairs`` has every pair's).
+    guards : list of dict
+        The guard records (each with "guard", "got", "expected", "ok").
+    context_frames : int or None
+        Truncated encoder context, if any.
+    align, pairs, time_origin, skipped
+        Sweeps: how columns were aligned, per-pair provenance and metrics, the time origin of
+        onset-aligned maps, and the pairs left out (with the reason).
+    timings : dict
+        Seconds spent preparing the pair (``prepare_s``), on the guards (``guards_s``) and on
+        the cells (``cells_s``): the instrumentation ``benchmarks/perf.py`` reads.
+    """
+
+    model: str | None = None
+    task: str | None = None
+    task_config: dict | None = None
+    direction: str | None = None
+    method: str | None = None
+    intervention: str | None = None
+    estimator: str | None = None
+    atp_sites: list | None = None
+    ig_steps: int | None = None
+    runner: str | None = None
+    metric: str | None = None
+    answers: list | None = None
+    unit: str | None = None
+    window_ms: float | None = None
+    frame_s: float = 0.02
+    span: object = None
+    span_s: list | None = None
+    margin_ms: float | None = None
+    sites: list | None = None
+    corruption: object = None
+    params: dict | None = None
+    seed: int | None = None
+    words: list | None = None
+    changed_spans: list | None = None
+    duration_s: float | None = None
+    pair_metadata: dict | None = None
+    guards: list | None = None
+    context_frames: int | None = None
+    align: str | None = None
+    pairs: list | None = None
+    time_origin: str | None = None
+    skipped: list | None = None
+    timings: dict | None = None
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def field_names(cls) -> tuple:
+        return tuple(f.name for f in dataclasses.fields(cls) if f.name != "extra")
+
+    @classmethod
+    def from_dict(cls, data) -> "MapMeta":
+        """Read a metadata dict (any writer's): known keys become fields, the rest ``extra``."""
+        if isinstance(data, MapMeta):
+            return data
+        if data is None:
+            return cls()
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"map metadata ({type(data).__name__}) must be a mapping of names to values")
+        names = set(cls.field_names())
+        known = {k: v for k, v in data.items() if k in names}
+        extra = dict(data.get("extra") or {}) | {k: v for k, v in data.items() if k not in names and k != "extra"}
+        if known.get("frame_s") is None:
+            known.pop("frame_s", None)
+        return cls(**known, extra=extra)
+
+    def to_dict(self) -> dict:
+        """Every field, then the extra keys (what the map's JSON holds)."""
+        out = {name: getattr(self, name) for name in self.field_names()}
+        return out | {k: v for k, v in self.extra.items() if k not in out}
+
+    def replace(self, **changes) -> "MapMeta":
+        """A copy with ``changes`` (unknown names go to ``extra``)."""
+        names = set(self.field_names())
+        extra = dict(self.extra) | {k: v for k, v in changes.items() if k not in names}
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if k in names}, extra=extra)
+
+    @property
+    def window_s(self) -> float:
+        """Width of a frame column in seconds (one frame when no window was recorded)."""
+        return (self.window_ms if self.window_ms is not None else self.frame_s * 1000.0) / 1000.0
+
+    # Mapping: read-only dict access for code written against the untyped metadata.
+    def __getitem__(self, key):
+        data = self.to_dict()
+        if key not in data:
+            raise KeyError(key)
+        return data[key]
+
+    def __iter__(self):
+        return iter(self.to_dict())
+
+    def __len__(self) -> int:
+        return len(self.to_dict())
 
 
 @dataclass
@@ -55,9 +181,10 @@ class CausalMap:
         The metric on the unpatched clean and corrupt clips (mean over pairs).
     per_pair, per_pair_patched : np.ndarray or None
         Sweeps: the per-pair maps behind the mean, ``(pairs, *values.shape)``.
-    meta : dict
+    meta : MapMeta
         Provenance: model, task, direction, method, metric, unit, window_ms, span, the
-        corruptions and pairs it came from, guard results, encoder context.
+        corruptions and pairs it came from, guard results, encoder context (a dict given
+        here is read with :meth:`MapMeta.from_dict`).
     """
 
     values: np.ndarray
@@ -73,9 +200,10 @@ class CausalMap:
     per_pair_corrupt: np.ndarray | None = None
     spectrogram_clean: np.ndarray | None = None
     spectrogram_corrupt: np.ndarray | None = None
-    meta: dict = field(default_factory=dict)
+    meta: MapMeta = field(default_factory=MapMeta)
 
     def __post_init__(self):
+        self.meta = MapMeta.from_dict(self.meta)
         self.values = np.asarray(self.values, dtype=np.float64)
         self.patched = np.asarray(self.patched, dtype=np.float64)
         self.dims = tuple(self.dims)
@@ -129,10 +257,9 @@ class CausalMap:
         }
         if flat.size:
             arg = np.unravel_index(int(np.nanargmax(self.values)), self.values.shape)
-            out["argmax"] = {d: _plain(self.coords[d][i]) for d, i in zip(self.dims, arg)}
+            out["argmax"] = {d: to_jsonable(self.coords[d][i]) for d, i in zip(self.dims, arg)}
         for k in ("model", "task", "direction", "method", "estimator", "metric", "unit", "corruption", "context_frames"):
-            if k in self.meta:
-                out[k] = self.meta[k]
+            out[k] = self.meta[k]
         return out
 
     # ------------------------------------------------------------ save/load
@@ -150,10 +277,10 @@ class CausalMap:
             {
                 "format": FORMAT,
                 "dims": list(self.dims),
-                "coords": {k: [_plain(v) for v in vals] for k, vals in self.coords.items()},
+                "coords": {k: [to_jsonable(v) for v in vals] for k, vals in self.coords.items()},
                 "clean_metric": float(self.clean_metric),
                 "corrupt_metric": float(self.corrupt_metric),
-                "meta": _plain(self.meta),
+                "meta": to_jsonable(self.meta.to_dict()),
                 "arrays": {"file": path.name, "sha256": digest, "names": sorted(arrays)},
             },
         )
@@ -183,29 +310,14 @@ class CausalMap:
         )
 
     def plot(self, path=None, **kwargs):
-        """Heatmap(s) under the clean clip's log-mel spectrogram; see :func:`intervene.plotting.plot_map`."""
-        from intervene.plotting import plot_map
+        """Heatmap(s) under the clean clip's log-mel spectrogram; see :func:`intervene.app.plotting.plot_map`."""
+        from intervene.app.plotting import plot_map
 
         return plot_map(self, path, **kwargs)
 
     def __repr__(self) -> str:
         shape = " x ".join(f"{d}={n}" for d, n in zip(self.dims, self.values.shape))
         return (
-            f"CausalMap({shape}, method={self.meta.get('method')!r}, direction={self.meta.get('direction')!r}, "
+            f"CausalMap({shape}, method={self.meta.method!r}, direction={self.meta.direction!r}, "
             f"pairs={self.n_pairs}, clean={self.clean_metric:.3f}, corrupt={self.corrupt_metric:.3f})"
         )
-
-
-def _plain(x):
-    """JSON-able copy of ``x`` (numpy scalars and arrays to Python)."""
-    if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, float) and not np.isfinite(x):
-        return None
-    return x

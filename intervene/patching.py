@@ -1,36 +1,36 @@
-"""Activation patching sweeps: ``patch`` (one pair) and ``sweep`` (many pairs, averaged).
+"""Activation patching of one pair: ``patch`` (``sweep`` in :mod:`intervene.sweeping` runs many).
 
 Each cell of a map patches one site at one group of positions from the source run into the
 base run and records the task metric; the map holds the normalised effect
-``(m(patched) - m(base)) / (m(source) - m(base))``. Guards run first (see
-:mod:`intervene.guards`).
-
-Methods: ``"exact"`` (default; cached activations, re-running only what a patch changes),
-``"pyvene"`` (the plain loop through ``pyvene.IntervenableModel``, any intervention type) and
-``"attribution"`` (an estimate of every cell from one backward pass; see
-:mod:`intervene.attribution` for its estimators).
+``(m(patched) - m(base)) / (m(source) - m(base))``. ``patch`` only resolves the sites, builds
+the pair context and the axes, and hands the cells to a method from the registry
+(:mod:`intervene.methods`: "exact", "pyvene", "attribution", ...); guards run first for
+methods that are not estimates (:mod:`intervene.guards`).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 
+from intervene import methods
 from intervene.context import PairContext
-from intervene.engine import ExactEngine, Patch
 from intervene.grid import UNITS, all_axis, frame_axis, parse_sites, row_axes, token_axis
 from intervene.guards import run_guards
-from intervene.maps import CausalMap
-from intervene.pyvene_engine import PyveneEngine, resolve_intervention
-from tasks.errors import ConfigError
+from intervene.interventions import intervention_name
+from intervene.maps import CausalMap, MapMeta
+from intervene.methods import Patch
+from tasks.errors import ConfigError, unknown_name
 from tasks.metrics import normalized_effect
 
-__all__ = ["patch", "sweep", "METHODS"]
+__all__ = ["patch", "patch_context", "METHODS", "pair_meta"]
 
 logger = logging.getLogger(__name__)
 
 METHODS = ("exact", "pyvene", "attribution")
+"""The built-in methods (``intervene.methods.names()`` lists every registered one)."""
 
 
 def _progress(enabled: bool, total: int, desc: str):
@@ -41,32 +41,41 @@ def _progress(enabled: bool, total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="cell", leave=False)
 
 
-def _resolve(model, sites, unit, method, intervention, context_frames):
-    sites = parse_sites(model, sites)
+def _unit(sites, unit):
     streams = sorted({s.stream for s in sites})
     if unit is None:
-        unit = "all" if len(streams) > 1 else ("frame" if streams == ["encoder"] else "token")
+        return "all" if len(streams) > 1 else ("frame" if streams == ["encoder"] else "token")
     if unit not in UNITS:
-        from tasks.errors import unknown_name
-
         raise unknown_name("unit", unit, UNITS)
     if unit == "frame" and streams != ["encoder"]:
         raise ConfigError(f"unit='frame' patches encoder time frames; these sites include {streams}: use unit='token' for decoder sites")
     if unit == "token" and streams != ["decoder"]:
         raise ConfigError(f"unit='token' patches decoder positions; these sites include {streams}: use unit='frame' for encoder sites")
-    cls, inst, _ = resolve_intervention(intervention)
-    interchange = inst is None and cls is not None and cls.__name__ == "VanillaIntervention"
-    if method is None:
-        method = "exact" if interchange else "pyvene"
-    if method not in METHODS:
-        from tasks.errors import unknown_name
+    return unit
 
-        raise unknown_name("method", method, METHODS)
-    if method in ("exact", "attribution") and not interchange:
-        raise ConfigError(f"method={method!r} runs interchange interventions; use method='pyvene' for {intervention!r}")
-    if context_frames is not None and method == "pyvene":
-        raise ConfigError("context_frames (a truncated encoder) works with method='exact' or 'attribution', not 'pyvene'")
-    return sites, unit, method
+
+def _method(method, intervention, given: dict):
+    """The method class to run and the options it takes (typed errors for options it does not)."""
+    name = methods.default_for(intervention) if method is None else method
+    cls = methods.get(name)
+    if not cls.accepts(intervention):
+        raise ConfigError(f"method={name!r} runs interchange interventions; use method='pyvene' for {intervention!r}")
+    for option, value in given.items():
+        if option not in cls.options:
+            takers = [n for n in methods.names() if option in methods.get(n).options]
+            raise ConfigError(f"{option}={value!r} applies to method={' or '.join(map(repr, takers))}, not {name!r}")
+    if "intervention" in cls.options:
+        given = dict(given, intervention=intervention)
+    return cls, given
+
+
+def _axis(ctx, sites, unit, span, window_ms, margin_ms, tokens):
+    if unit == "frame":
+        return frame_axis(ctx, span, window_ms, margin_ms)
+    if unit == "token":
+        return token_axis(ctx, tokens)
+    streams = {s.stream for s in sites}
+    return all_axis(ctx, "encoder" if streams == {"encoder"} else "decoder", span, margin_ms)
 
 
 def patch(
@@ -112,20 +121,22 @@ def patch(
         Decoder positions for unit="token" (default: the whole decoder prefix).
     direction : {"denoise", "noise"}
         Denoising patches clean activations into the corrupt run; noising the reverse.
-    method : {"exact", "pyvene", "attribution"}, optional
-        Default "exact" for interchange, "pyvene" for other interventions.
+    method : str, optional
+        A registered method (:func:`intervene.methods.names`): "exact" (default for
+        interchange), "pyvene" (default for other interventions) or "attribution".
     intervention : str, pyvene Intervention class/instance or function
         "interchange" (default), "zero", "noise", any pyvene intervention, or ``f(base, source)``.
     guards : bool
-        Run the correctness guards first (default True).
+        Run the correctness guards first (default True; estimates are never guarded).
     batch_size : int, optional
         Exact method: cells per batch (default 16 on CUDA, 1 on the CPU).
     context_frames : int, optional
         Whisper: encoder positions to run (default 1500). Fewer is faster and approximate.
     estimator : {"lookahead", "atp", "ig"}, optional
-        Attribution: "lookahead" (default; the patched positions carried exactly, first order only
-        in the spill-over onto other positions; Whisper encoder sites, others use "atp"), "atp"
-        (plain gradient x difference) or "ig" (integrated gradients, ``ig_steps`` steps).
+        Attribution: "lookahead" (default where the model offers it; the patched positions
+        carried exactly, first order only in the spill-over onto other positions; Whisper
+        encoder sites, others use "atp"), "atp" (plain gradient x difference) or "ig"
+        (integrated gradients, ``ig_steps`` steps).
     ig_steps : int
         Attribution: integrated-gradient steps (> 0 selects estimator "ig").
     progress : bool
@@ -138,7 +149,7 @@ def patch(
 
     Raises
     ------
-    PairError, ConfigError, UnknownNameError, InterventionError, GuardError
+    PairError, ConfigError, CapabilityError, UnknownNameError, InterventionError, GuardError
 
     Examples
     --------
@@ -148,143 +159,101 @@ def patch(
     >>> cmap.dims  # doctest: +SKIP
     ('layer', 'frame')
     """
-    sites, unit, method = _resolve(model, sites, unit, method, intervention, context_frames)
-    if method != "attribution" and (estimator is not None or ig_steps):
-        raise ConfigError(f"estimator and ig_steps apply to method='attribution', not {method!r}")
-    # Plain-forward metrics are the guards' independent reference and the pyvene loop's
-    # normalisation; the exact engine (unguarded) and attribution compute their own.
-    ctx = PairContext.build(model, task, pair, direction, compute_metrics=method == "pyvene" or guards)
-    if unit == "frame":
-        axis = frame_axis(ctx, span, window_ms, margin_ms)
-    elif unit == "token":
-        axis = token_axis(ctx, tokens)
-    else:
-        streams = {s.stream for s in sites}
-        axis = all_axis(ctx, "encoder" if streams == {"encoder"} else "decoder", span, margin_ms)
-    dims, row_coords, index = row_axes(sites)
+    ctx = PairContext.build(model, task, pair, direction)
+    return patch_context(ctx, sites, unit, window_ms=window_ms, span=span, margin_ms=margin_ms, tokens=tokens,
+                         method=method, intervention=intervention, guards=guards, batch_size=batch_size,
+                         context_frames=context_frames, estimator=estimator, ig_steps=ig_steps, progress=progress)
 
-    guard_records: list = []
-    attribution_info: dict = {}
-    engine = None
-    if method == "attribution":
-        from intervene.attribution import attribution_metrics
 
-        base_metric, source_metric, metrics, attribution_info = attribution_metrics(
-            ctx, sites, axis.groups, estimator=estimator, ig_steps=ig_steps, context_frames=context_frames
-        )
-        guard_records = [{"guard": "none", "note": "attribution is an estimate; compare with method='exact'"}]
-    else:
-        engine = ExactEngine(ctx, batch_size, context_frames) if method == "exact" else PyveneEngine(ctx, intervention)
-        base_metric, source_metric = ctx.base_metric, ctx.source_metric
-        if isinstance(engine, ExactEngine):
-            engine.prepare(sites)
-            truncated = engine.runner is not None and engine.runner.truncated
-            if truncated or not guards:  # the truncated model's own metrics / no plain reference computed
-                base_metric, source_metric = engine.base_metric, engine.source_metric
+def patch_context(ctx, sites, unit=None, *, window_ms=None, span="changed", margin_ms=100.0, tokens=None, method=None,
+                  intervention="interchange", guards=True, batch_size=None, context_frames=None, estimator=None,
+                  ig_steps=0, progress=False) -> CausalMap:
+    """:func:`patch` on a pair already prepared as a :class:`~intervene.context.PairContext`
+    (its plain-forward metrics, if already measured, are reused)."""
+    model = ctx.model
+    given = {"batch_size": batch_size, "context_frames": context_frames, "estimator": estimator, "ig_steps": ig_steps}
+    given = {k: v for k, v in given.items() if v is not None and not (k == "ig_steps" and v == 0)}
+    sites = parse_sites(model, sites)
+    unit = _unit(sites, unit)
+    method_cls, options = _method(method, intervention, given)
+    axis = _axis(ctx, sites, unit, span, window_ms, margin_ms, tokens)
+    t0 = time.perf_counter()
+    runner = method_cls(ctx, **options)
+    runner.prepare(sites)
+    cells = [[Patch(site, group)] for site in sites for group in axis.groups]
+    guard_records: list = [{"guard": "none", "note": f"{method_cls.name} is an estimate; compare with method='exact'"}]
+    if method_cls.guarded:
+        # The plain forward is the guards' independent reference and the map's normalisation,
+        # unless the method measures a truncated model (then its own runs are the reference).
+        base_metric, source_metric = runner.metrics() if runner.truncated or not guards else ctx.reference_metrics()
         normalized_effect(0.0, base_metric, source_metric)  # refuse pairs that barely differ, before any work
-        cells = [[Patch(site, group)] for site in sites for group in axis.groups]
-        if guards:
-            guard_records = run_guards(ctx, engine, sites, base_metric, source_metric)
-        bar = _progress(progress, len(cells), f"patching {len(sites)} sites x {len(axis.groups)} columns")
-        try:
-            metrics = engine.run(cells, bar).reshape(len(sites), len(axis.groups))
-        finally:
-            if bar is not None:
-                bar.close()
-
-    values_flat = normalized_effect(metrics, base_metric, source_metric)
-    shape = [len(c) for c in row_coords] + ([len(axis.groups)] if axis.name else [])
-    values = np.full(shape, np.nan)
-    patched = np.full(shape, np.nan)
-    for i, site in enumerate(sites):
-        key = index[site]
-        if axis.name:
-            values[key] = values_flat[i]
-            patched[key] = metrics[i]
-        else:
-            values[key] = values_flat[i, 0]
-            patched[key] = metrics[i, 0]
-    all_dims = list(dims) + ([axis.name] if axis.name else [])
-    coords = {d: list(c) for d, c in zip(dims, row_coords)}
-    if axis.name:
-        coords[axis.name] = list(axis.coords)
-    clean_m, corrupt_m = (source_metric, base_metric) if direction == "denoise" else (base_metric, source_metric)
-    meta = _meta(ctx, model, task, pair, method, unit, window_ms, span, margin_ms, axis, sites, guard_records,
-                 context_frames, intervention, ig_steps) | attribution_info
-    spec_c = spec_k = None
-    if axis.name == "frame":
-        spec_c = model.log_mel(pair.clean, pair.sample_rate)
-        spec_k = model.log_mel(pair.corrupt, pair.sample_rate)
-    return CausalMap(
-        values=values, dims=tuple(all_dims), coords=coords, patched=patched,
-        clean_metric=clean_m, corrupt_metric=corrupt_m, times_s=axis.times_s,
-        spectrogram_clean=spec_c, spectrogram_corrupt=spec_k, meta=meta,
-    )
+    t1 = time.perf_counter()
+    if method_cls.guarded and guards:
+        guard_records = run_guards(ctx, runner, sites, base_metric, source_metric)
+    elif method_cls.guarded:
+        guard_records = []
+    t2 = time.perf_counter()
+    bar = _progress(progress, len(cells), f"patching {len(sites)} sites x {len(axis.groups)} columns")
+    try:
+        metrics = runner.run(cells, bar).reshape(len(sites), len(axis.groups))
+    finally:
+        if bar is not None:
+            bar.close()
+    t3 = time.perf_counter()
+    if not method_cls.guarded:
+        base_metric, source_metric = runner.metrics()
+    timings = {"prepare_s": t1 - t0, "guards_s": t2 - t1, "cells_s": t3 - t2}
+    return _assemble(ctx, sites, axis, metrics, base_metric, source_metric, MapMeta(
+        **pair_meta(ctx), method=method_cls.name, intervention=intervention_name(intervention), unit=unit,
+        window_ms=float(window_ms) if window_ms is not None else model.frame_s * 1000.0,
+        span=span if isinstance(span, str) else list(span), span_s=list(axis.span_s) if axis.span_s else None,
+        margin_ms=margin_ms, sites=[s.key for s in sites], guards=guard_records, context_frames=context_frames,
+        timings=timings, **runner.record()))
 
 
-def _meta(ctx, model, task, pair, method, unit, window_ms, span, margin_ms, axis, sites, guards, context_frames,
-          intervention, ig_steps) -> dict:
-    corruption = getattr(pair, "corruption", None) or {}
+def pair_meta(ctx) -> dict:
+    """The metadata fields a map takes from its pair context (model, task, answers, provenance)."""
+    model, task, pair = ctx.model, ctx.task, ctx.pair
     return {
         "model": model.name,
         "task": getattr(task, "name", type(task).__name__),
         "task_config": task.to_dict() if hasattr(task, "to_dict") else None,
         "direction": ctx.direction,
-        "method": method,
-        "intervention": intervention if isinstance(intervention, str) else getattr(intervention, "__name__", type(intervention).__name__),
         "metric": ctx.readout.metric_name,
         "answers": [ctx.readout.clean_answer, ctx.readout.corrupt_answer],
-        "unit": unit,
-        "window_ms": float(window_ms) if window_ms is not None else model.frame_s * 1000.0,
         "frame_s": model.frame_s,
-        "span": span if isinstance(span, str) else list(span),
-        "span_s": list(axis.span_s) if axis.span_s else None,
-        "margin_ms": margin_ms,
-        "sites": [s.key for s in sites],
-        "corruption": corruption,
+        "corruption": getattr(pair, "corruption", None) or {},
         "params": getattr(pair, "params", None),
         "seed": getattr(pair, "seed", None),
         "words": [list(w) for w in (getattr(pair, "words", None) or [])],
         "changed_spans": [list(s) for s in (getattr(pair, "changed_spans", None) or [])],
-        "duration_s": ctx.n_samples / model.sample_rate,
+        "duration_s": ctx.duration_s,
         "pair_metadata": getattr(pair, "metadata", None),
-        "guards": guards,
-        "context_frames": context_frames,
-        "ig_steps": ig_steps if method == "attribution" else None,
     }
 
 
-def sweep(model, task, pairs, sites, *, align: str = "start", progress: bool = False, checkpoint_dir=None,
-          **patch_kwargs) -> CausalMap:
-    """Patch every pair and average the maps; the per-pair maps are kept in ``per_pair``.
-
-    Parameters
-    ----------
-    pairs : sequence of MinimalPair
-    align : {"start", "onset"}
-        Frame maps: align columns by clip time ("start") or by the clean answer word's onset
-        ("onset"; coordinates become frames relative to the onset). Columns a pair lacks are
-        NaN and left out of its mean.
-    checkpoint_dir : path, optional
-        Save each pair's map there as it finishes; a rerun with the same folder loads them
-        instead of recomputing (resume after an interruption).
-    **patch_kwargs
-        Everything :func:`patch` takes (unit, span, window_ms, direction, method, ...).
-    """
-    from intervene.combine import combine_maps, load_or_patch
-
-    pairs = list(pairs)
-    if not pairs:
-        raise ConfigError("pairs is empty; give at least one MinimalPair")
-    if align not in ("start", "onset"):
-        raise ConfigError(f"align ({align!r}) must be 'start' or 'onset'")
-    maps = []
-    iterator = pairs
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(pairs, desc="pairs", unit="pair")
-    for i, pair in enumerate(iterator):
-        maps.append(load_or_patch(checkpoint_dir, i, lambda p=pair: patch(model, task, p, sites, **patch_kwargs),
-                                  pair, patch_kwargs, sites))
-    return combine_maps(maps, align)
+def _assemble(ctx, sites, axis, metrics, base_metric, source_metric, meta: MapMeta) -> CausalMap:
+    """The map: metrics laid out on the (component?, layer, head?) x columns grid, normalised."""
+    values_flat = normalized_effect(metrics, base_metric, source_metric)
+    dims, row_coords, index = row_axes(sites)
+    shape = [len(c) for c in row_coords] + ([len(axis.groups)] if axis.name else [])
+    values = np.full(shape, np.nan)
+    patched = np.full(shape, np.nan)
+    for i, site in enumerate(sites):
+        key = index[site]
+        values[key] = values_flat[i] if axis.name else values_flat[i, 0]
+        patched[key] = metrics[i] if axis.name else metrics[i, 0]
+    coords = {d: list(c) for d, c in zip(dims, row_coords)}
+    if axis.name:
+        coords[axis.name] = list(axis.coords)
+    denoise = ctx.direction == "denoise"
+    clean_m, corrupt_m = (source_metric, base_metric) if denoise else (base_metric, source_metric)
+    spec_c = spec_k = None
+    if axis.name == "frame":
+        spec_c = ctx.model.log_mel(ctx.clean_audio, checked=True)
+        spec_k = ctx.model.log_mel(ctx.corrupt_audio, checked=True)
+    return CausalMap(
+        values=values, dims=tuple(list(dims) + ([axis.name] if axis.name else [])), coords=coords, patched=patched,
+        clean_metric=clean_m, corrupt_metric=corrupt_m, times_s=axis.times_s,
+        spectrogram_clean=spec_c, spectrogram_corrupt=spec_k, meta=meta,
+    )

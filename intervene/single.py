@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from intervene._pyvene import pyvene as pv
 from intervene.context import PairContext
-from intervene.pyvene_engine import resolve_intervention
+from intervene.interventions import resolve_intervention
+from intervene.methods.pyvene import build_intervenable, call, locations, representation
 from intervene.sites import Site
 from tasks.errors import ConfigError, InterventionError, PairError
 from tasks.metrics import normalized_effect
@@ -98,24 +98,13 @@ def intervene(model, task, pair, interventions, direction: str = "denoise") -> I
         cls, inst, needs_source = resolve_intervention(iv.kind)
         needs.add(needs_source)
         pos = iv.resolve_positions(model, site, ctx.seq_len(site.stream))
-        unit = "pos" if site.head is None else "h.pos"
-        if inst is not None:
-            reps.append(pv.RepresentationConfig(site.layer, site.pyvene_component, unit, len(pos), intervention=inst))
-        else:
-            reps.append(pv.RepresentationConfig(site.layer, site.pyvene_component, unit, len(pos), intervention_type=cls))
-        locs.append([pos] * rows if site.head is None else [[[site.head]] * rows, [pos] * rows])
+        reps.append(representation(site, len(pos), cls, inst))
+        locs.append(locations(site, pos, rows))
     if len(needs) > 1:
         raise ConfigError("mix of interventions with and without a source (e.g. interchange and zero): run them separately")
-    ivm = pv.IntervenableModel(pv.IntervenableConfig(reps), model.model, use_fast=False)
-    ivm.disable_model_gradients()
-    ivm.use_fast = False
     batched = getattr(model, "batched", lambda x: x)
     base, source = batched(ctx.base_inputs), batched(ctx.source_inputs)
-    if needs.pop():
-        _, out = ivm(base, [source] * len(reps), {"sources->base": (locs, locs)})
-    else:
-        _, out = ivm(base, unit_locations={"base": locs})
-    logits = out.logits if hasattr(out, "logits") else out
+    logits = call(model, build_intervenable(model, reps), base, [source] * len(reps) if needs.pop() else None, locs)
     metric = float(ctx.readout.metric(logits))
     scores = ctx.readout.word_scores(logits)
     try:

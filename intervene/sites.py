@@ -4,7 +4,7 @@ A :class:`Site` names one activation: ``Site("encoder", 3, "mlp_output")`` has t
 ``"encoder.3.mlp_output"``; per-head sites carry a head, ``Site("decoder", 1,
 "cross_attention_head", head=5)`` -> ``"decoder.1.cross_attention_head.5"``.
 
-Each architecture declares a :class:`SiteTable` (see ``intervene/models/whisper.py`` and
+Each architecture declares a :class:`SiteTable` (see ``intervene/models/whisper/model.py`` and
 ``wav2vec2.py``): readable component names mapped to module paths, hook kinds and sizes. The
 tables are registered into pyvene (:func:`register_pyvene`) so ``pyvene.IntervenableModel``
 works on these models, and the same table drives SpeechLens's own hooks, so both paths touch
@@ -20,7 +20,7 @@ import torch
 
 from tasks.errors import ConfigError, UnknownNameError, close_names
 
-__all__ = ["Site", "SiteSpec", "SiteTable", "register_pyvene", "get_module"]
+__all__ = ["Site", "SiteSpec", "SiteTable", "ResolvedSite", "register_pyvene", "get_module"]
 
 
 @dataclass(frozen=True, order=True)
@@ -188,6 +188,34 @@ class SiteTable:
                 f"{self.architecture} sites do not know model class {name}; known: {', '.join(self.prefixes)}"
             )
         return self.prefixes[name]
+
+
+@dataclass(frozen=True, eq=False)
+class ResolvedSite:
+    """A site checked once against a loaded model: its spec, module and head slice.
+
+    Built by :meth:`SpeechModel.resolve <intervene.models.SpeechModel.resolve>` (cached per
+    model), and what :mod:`intervene.hooks` registers on, so a site name is parsed and checked
+    once however many hooks use it.
+
+    Attributes
+    ----------
+    site : Site
+    spec : SiteSpec
+    module : torch.nn.Module
+        The module whose output (``spec.hook == "output"``) or first input is the activation.
+    head_slice : slice or None
+        Per-head sites: the head's part of the last dimension.
+    """
+
+    site: Site
+    spec: SiteSpec
+    module: torch.nn.Module
+    head_slice: slice | None
+
+    @property
+    def key(self) -> str:
+        return self.site.key
 
 
 def get_module(model: torch.nn.Module, path: str) -> torch.nn.Module:

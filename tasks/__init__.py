@@ -4,22 +4,14 @@ audio -> **task example** -> corruption -> MinimalPair -> interventions -> Causa
 """
 
 from tasks.audio import SAMPLE_RATE, prepare_audio, read_wav, write_wav
-from tasks.errors import (
-    AudioError,
-    ConfigError,
-    DatasetError,
-    GuardError,
-    InterventionError,
-    ModelLoadError,
-    PairError,
-    SpeechLensError,
-    UnknownNameError,
-)
+from tasks import errors as _errors
+from tasks.errors import *  # noqa: F403  (the one error family; its __all__ is the list)
 from tasks.carrier import CarrierTask
 from tasks.keyword import SPEECH_COMMANDS_CORE, Evaluation, KeywordTask
 from tasks.metrics import normalized_effect
 from tasks.readout import Readout
-from tasks.speech_commands import SpeechCommands, SpeechCommandsExample, synthesize_speech_commands
+from tasks.speech_commands import SpeechCommands, SpeechCommandsExample
+from tasks.speech_commands_synth import synthesize_speech_commands
 from tasks.tts import speak, voices
 from tasks.utterance import Utterance, WordSpan
 
@@ -41,13 +33,5 @@ __all__ = [
     "synthesize_speech_commands",
     "Utterance",
     "WordSpan",
-    "SpeechLensError",
-    "ConfigError",
-    "AudioError",
-    "UnknownNameError",
-    "DatasetError",
-    "ModelLoadError",
-    "PairError",
-    "InterventionError",
-    "GuardError",
+    *_errors.__all__,
 ]

@@ -6,8 +6,8 @@ unknown names), so ``except ValueError`` keeps working. Messages name the argume
 value and the rule, and say what to do.
 
 The family lives in :mod:`tasks` because tasks is the first package on the data path
-(audio -> task -> corruption -> engine); :mod:`corruptions` and :mod:`intervene` import it
-from here and re-export it.
+(audio -> task -> corruption -> engine). Its ``__all__`` is the one list of error names:
+:mod:`tasks`, :mod:`corruptions` and :mod:`intervene` re-export exactly that list.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ __all__ = [
     "PairError",
     "InterventionError",
     "GuardError",
-    "close_names",
+    "CapabilityError",
 ]
 
 
@@ -70,6 +70,11 @@ class InterventionError(SpeechLensError, RuntimeError):
 class GuardError(InterventionError):
     """A correctness guard failed: patching everything did not give the source, or
     patching nothing did not give the base. The sweep's numbers would be wrong."""
+
+
+class CapabilityError(ConfigError):
+    """A method or option the model's architecture does not offer (e.g. a truncated encoder
+    on Wav2Vec2); the message names the fallback."""
 
 
 def close_names(name: str, known: Iterable[str], n: int = 3) -> str:

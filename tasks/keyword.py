@@ -6,9 +6,10 @@ best one, measures accuracy and a confusion matrix over a dataset, and supplies 
 causal-effect map measures for a minimal pair: log-prob(clean answer) - log-prob(corrupt
 answer), or the log-odds of the answer when both halves share it.
 
-Models are duck-typed (``tasks`` never imports the engine): a model has ``architecture``,
-``inputs(audio, sample_rate, decoder_input_ids)``, ``logits(inputs)`` and, for Whisper,
-``tokenizer``, ``prompt_ids``, ``eot_id``; for classifiers, ``labels``.
+Models are duck-typed (``tasks`` never imports the engine): a model has
+``inputs(audio, sample_rate, decoder_input_ids)``, ``logits(inputs)`` and either a decoder
+(``has_decoder`` true, with ``tokenizer``, ``prompt_ids``, ``eot_id``: teacher forcing) or
+classifier ``labels``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 
 from tasks.errors import ConfigError
-from tasks.readout import Readout, classifier_readout, whisper_readout
+from tasks.readout import Readout, classifier_readout, decoder_readout
 
 __all__ = ["KeywordTask", "Evaluation", "SPEECH_COMMANDS_CORE"]
 
@@ -87,8 +88,8 @@ class KeywordTask:
         """The readout for a pair whose answers are ``clean_answer`` / ``corrupt_answer``."""
         clean_answer = str(clean_answer).lower()
         corrupt_answer = None if corrupt_answer is None else str(corrupt_answer).lower()
-        if getattr(model, "architecture", "") == "whisper":
-            r = whisper_readout(model.tokenizer, self.prefix_ids(model), self.words, clean_answer, corrupt_answer,
+        if getattr(model, "has_decoder", False):
+            r = decoder_readout(model.tokenizer, self.prefix_ids(model), self.words, clean_answer, corrupt_answer,
                                 eot_id=model.eot_id)
         elif getattr(model, "labels", None):
             r = classifier_readout(model.labels, self.words, clean_answer, corrupt_answer)

@@ -4,7 +4,7 @@ A :class:`Readout` is built once per (model, task, answers) and then applied to 
 (every cell of a sweep), so all tokenisation happens up front. It is differentiable, so the
 same readout serves exact patching and attribution patching.
 
-Whisper (teacher forcing)
+Decoders such as Whisper's (teacher forcing)
     A word's score is the log-probability of its tokens after the decoder prefix, summed over
     the word's tokens and log-sum-exp'ed over its spelling variants (" yes", " Yes", "yes",
     "Yes", ...). Row 0 of ``decoder_input_ids`` is the prefix; each multi-token variant adds a
@@ -27,7 +27,7 @@ import torch
 
 from tasks.errors import ConfigError, UnknownNameError, close_names
 
-__all__ = ["Readout", "word_variants", "whisper_readout", "classifier_readout"]
+__all__ = ["Readout", "word_variants", "decoder_readout", "classifier_readout"]
 
 
 def word_variants(word: str) -> list[str]:
@@ -127,7 +127,7 @@ def _answers(words: list, clean: str, corrupt: str | None) -> tuple[str, str, st
     return clean, corrupt, "logit_diff" if clean != corrupt else "logodds", words
 
 
-def whisper_readout(tokenizer, prefix_ids, words, clean_answer, corrupt_answer=None, eot_id=0) -> Readout:
+def decoder_readout(tokenizer, prefix_ids, words, clean_answer, corrupt_answer=None, eot_id=0) -> Readout:
     """A teacher-forced readout for Whisper: ``prefix_ids`` then each word's variants.
 
     Raises

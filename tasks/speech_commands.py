@@ -33,7 +33,6 @@ from pathlib import Path
 import numpy as np
 
 from tasks._energy import active_range
-from tasks._synth_commands import DEFAULT_WORDS, synthesize_speech_commands  # re-exported
 from tasks.audio import SAMPLE_RATE, read_wav
 from tasks.errors import ConfigError, DatasetError, close_names, unknown_name
 from tasks.utterance import Utterance, WordSpan, find_word
@@ -46,8 +45,6 @@ __all__ = [
     "BACKGROUND_NOISE_DIR",
     "SPAN_TOP_DB",
     "estimate_word_span",
-    "synthesize_speech_commands",
-    "DEFAULT_WORDS",
     "LIST_FILES",
 ]
 

@@ -1,23 +1,28 @@
-"""SpeechModel: a loaded speech model with everything the engine needs.
+"""SpeechModel: a loaded speech model, and the adapter protocol every architecture follows.
 
-One subclass per architecture (``whisper.py``, ``wav2vec2.py``) supplies feature extraction,
-the forward call, transcription and the site table; this base class holds what they share:
-site lookup, device handling and input checks.
+One subclass per architecture (``whisper/``, ``wav2vec2.py``) is its *adapter*: it supplies
+feature extraction, the forward call, transcription, the site table and what the
+architecture offers beyond the generic paths (:class:`Capabilities`): a fast exact runner
+that re-runs only what a patch changes, the lookahead attribution estimator, a truncated
+encoder context. Generic code asks ``model.capabilities``; it never checks an architecture
+name. This base class holds what adapters share: site resolution, device handling, input
+checks, and :class:`Runner`, the plain forward pass every method can fall back to.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from intervene.sites import Site, SiteSpec, SiteTable, get_module
+from intervene.sites import ResolvedSite, Site, SiteSpec, SiteTable, get_module
 from tasks.audio import SAMPLE_RATE, prepare_audio
-from tasks.errors import ConfigError
+from tasks.errors import CapabilityError, ConfigError
 
-__all__ = ["SpeechModel", "default_device"]
+__all__ = ["SpeechModel", "Capabilities", "Runner", "default_device"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +35,72 @@ def default_device(device=None) -> torch.device:
         return torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ConfigError(f"device ({device!r}) is not a torch device such as 'cpu' or 'cuda:0'") from exc
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an architecture's adapter offers beyond the generic paths.
+
+    Attributes
+    ----------
+    fast_exact : bool
+        :meth:`SpeechModel.exact_runner` returns a runner that re-runs only what a patch
+        changes (otherwise exact patching runs the whole base forward per cell batch).
+    lookahead : bool
+        :meth:`SpeechModel.lookahead` estimates attribution cells with the lookahead
+        estimator (otherwise attribution uses plain AtP).
+    truncated_context : bool
+        :meth:`SpeechModel.runner` accepts ``context_frames`` (fewer encoder positions).
+    """
+
+    fast_exact: bool = False
+    lookahead: bool = False
+    truncated_context: bool = False
+
+
+class Runner:
+    """The forward pass of a model, as the engine's methods use it.
+
+    This generic runner runs the whole model every time. An adapter with a faster split
+    subclasses it (Whisper: stem, blocks from layer L, final norm, decoder).
+
+    Attributes
+    ----------
+    context_frames : int or None
+        Encoder positions run (None: all of them).
+    truncated : bool
+        Whether this runner approximates the model (fewer positions than it was trained on).
+    """
+
+    context_frames = None
+    truncated = False
+
+    def __init__(self, model, context_frames: int | None = None):
+        if context_frames is not None:
+            raise CapabilityError(
+                f"context_frames ({context_frames!r}): {model.architecture or type(model).__name__} models offer no "
+                "truncated encoder context; drop context_frames (every position is run)"
+            )
+        self.model = model
+
+    def reference_logits(self, inputs: dict) -> torch.Tensor:
+        """Logits of an ordinary forward pass (the guards' independent reference)."""
+        return self.model.logits(inputs)
+
+    def encoded(self, inputs: dict):
+        """What a patch that touches only the decoder can reuse of the base run (None: nothing)."""
+        return None
+
+    def logits_from_encoded(self, encoded, inputs: dict) -> torch.Tensor:
+        raise NotImplementedError
+
+    def start(self, inputs: dict) -> torch.Tensor:
+        """Where attribution's path from the base to the source input begins: the input values."""
+        return inputs[self.model.input_key]
+
+    def logits_from_start(self, x: torch.Tensor, inputs: dict) -> torch.Tensor:
+        """Logits with the path point ``x`` (from :meth:`start`) in place of the input."""
+        return self.model.logits(dict(inputs, **{self.model.input_key: x}))
 
 
 class SpeechModel:
@@ -56,6 +127,8 @@ class SpeechModel:
     frame_s = 0.02
     max_duration_s = math.inf
     has_decoder = False
+    input_key = "input_values"
+    capabilities = Capabilities()
 
     def __init__(self, model: torch.nn.Module, name: str, table: SiteTable, device=None):
         self.device = default_device(device)
@@ -64,6 +137,8 @@ class SpeechModel:
             p.requires_grad_(False)
         self.name = name
         self.table = table
+        self._resolved: dict = {}
+        self._runners: dict = {}
 
     @property
     def config(self):
@@ -101,17 +176,44 @@ class SpeechModel:
             out = [s for s in out if s.layer in layers]
         return out
 
+    def resolve(self, site) -> ResolvedSite:
+        """Check a Site or key against this model once; its spec, module and head slice (cached).
+
+        Raises
+        ------
+        UnknownNameError, ConfigError
+            Unknown stream or component (with the close names); layer or head out of range.
+        """
+        if isinstance(site, ResolvedSite):
+            return site
+        named = isinstance(site, (str, Site))
+        hit = self._resolved.get(site) if named else None
+        if hit is not None:
+            return hit
+        checked, spec = self.table.check(self.config, site)
+        hit = self._resolved.get(checked)
+        if hit is None:
+            module = get_module(self.model, self.table.module_path(self.model, spec, checked.layer))
+            sl = None
+            if checked.head is not None:
+                dh = int(getattr(self.config, spec.size)) // self.table.num_heads(self.config, spec)
+                sl = slice(checked.head * dh, (checked.head + 1) * dh)
+            hit = ResolvedSite(checked, spec, module, sl)
+            self._resolved[checked] = hit
+        if named:
+            self._resolved[site] = hit
+        return hit
+
     def site(self, site) -> Site:
         """Validate a Site or key against this model and return the Site (typed errors otherwise)."""
-        return self.table.check(self.config, site)[0]
+        return self.resolve(site).site
 
     def spec(self, site) -> SiteSpec:
-        return self.table.check(self.config, site)[1]
+        return self.resolve(site).spec
 
     def module_for(self, site) -> torch.nn.Module:
         """The module whose input or output (``spec.hook``) is the site's activation."""
-        site, spec = self.table.check(self.config, site)
-        return get_module(self.model, self.table.module_path(self.model, spec, site.layer))
+        return self.resolve(site).module
 
     def num_layers(self, stream: str) -> int:
         return self.table.num_layers(self.config, stream)
@@ -133,13 +235,46 @@ class SpeechModel:
         """How many encoder frames cover ``n_samples`` of 16 kHz audio."""
         return int(math.ceil(n_samples / (self.frame_s * self.sample_rate)))
 
-    def frame_times(self, n_frames: int) -> np.ndarray:
-        """Start time in seconds of each of the first ``n_frames`` encoder frames."""
-        return np.arange(n_frames) * self.frame_s
+    # ----------------------------------------------------- capabilities
+    def runner(self, context_frames: int | None = None) -> Runner:
+        """The forward pass methods run (one per ``context_frames``, built once).
+
+        Raises
+        ------
+        CapabilityError
+            ``context_frames`` on an architecture without :attr:`Capabilities.truncated_context`.
+        """
+        if context_frames not in self._runners:
+            self._runners[context_frames] = self._make_runner(context_frames)
+        return self._runners[context_frames]
+
+    def _make_runner(self, context_frames):
+        return Runner(self, context_frames)
+
+    def exact_runner(self, ctx, runner: Runner):
+        """A fast exact-patching runner for ``ctx`` (:attr:`Capabilities.fast_exact`), else None."""
+        return None
+
+    def lookahead(self, ctx, sites, groups, runner: Runner):
+        """Lookahead attribution estimates (:attr:`Capabilities.lookahead`).
+
+        Returns ``(deltas (sites, groups), base_metric, source_metric)``.
+        """
+        raise CapabilityError(
+            f"{self.architecture or type(self).__name__} models offer no lookahead estimator; "
+            "use estimator='atp' (or leave estimator unset: it falls back to atp and the map says so)"
+        )
+
+    def lookahead_covers(self, site) -> bool:
+        """Whether :meth:`lookahead` estimates ``site`` (others fall back to AtP)."""
+        return False
 
     # ----------------------------------------------------- architecture API
-    def inputs(self, audio, sample_rate: int = SAMPLE_RATE, decoder_input_ids=None) -> dict:
-        """Model keyword arguments for one clip (batch of 1), on the model's device."""
+    def inputs(self, audio, sample_rate: int = SAMPLE_RATE, decoder_input_ids=None, *, checked: bool = False) -> dict:
+        """Model keyword arguments for one clip (batch of 1), on the model's device.
+
+        ``checked=True``: ``audio`` is already the output of :meth:`prepare` (not checked again).
+        """
         raise NotImplementedError
 
     def logits(self, inputs: dict) -> torch.Tensor:
@@ -153,11 +288,11 @@ class SpeechModel:
     def transcribe(self, audio, sample_rate: int = SAMPLE_RATE) -> str:
         raise NotImplementedError
 
-    def log_mel(self, audio, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    def log_mel(self, audio, sample_rate: int = SAMPLE_RATE, *, checked: bool = False) -> np.ndarray:
         """Log-mel spectrogram (80 bands, 10 ms hop) in dB, for pictures: (n_mels, frames)."""
         import librosa
 
-        audio = self.prepare(audio, sample_rate)
+        audio = audio if checked else self.prepare(audio, sample_rate)
         mel = librosa.feature.melspectrogram(
             y=audio, sr=self.sample_rate, n_fft=400, hop_length=160, n_mels=80, fmax=8000
         )

@@ -88,8 +88,8 @@ class Wav2Vec2SpeechModel(SpeechModel):
         strides = getattr(self.config, "conv_stride", (5, 2, 2, 2, 2, 2, 2))
         self.frame_s = float(np.prod(strides)) / SAMPLE_RATE
 
-    def inputs(self, audio, sample_rate: int = SAMPLE_RATE, decoder_input_ids=None) -> dict:
-        audio = self.prepare(audio, sample_rate)
+    def inputs(self, audio, sample_rate: int = SAMPLE_RATE, decoder_input_ids=None, *, checked: bool = False) -> dict:
+        audio = audio if checked else self.prepare(audio, sample_rate)
         values = self.feature_extractor(audio, sampling_rate=self.sample_rate, return_tensors="np").input_values
         return {"input_values": torch.from_numpy(np.asarray(values, dtype=np.float32)).to(self.device)}
 

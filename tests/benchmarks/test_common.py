@@ -31,7 +31,7 @@ from benchmarks._common import (
     wilson_interval,
     write_report,
 )
-from intervene import report
+from intervene.app import report
 from tasks.audio import write_wav
 from tasks.errors import ConfigError
 
@@ -302,7 +302,7 @@ def test_save_figure_failure_leaves_no_file(tmp_path):
 
 
 def test_one_html_implementation_serves_demo_and_benchmarks(tmp_path):
-    """benchmarks._report builds on intervene.report: same Table, same page, same style sheet."""
+    """benchmarks._report builds on intervene.app.report: same Table, same page, same style sheet."""
     assert Table is report.Table and _common.Table is report.Table
     r = report.Report("Demo <1>")
     r.heading("Maps", anchor="s0")

@@ -67,7 +67,7 @@ def sentence() -> Utterance:
 @pytest.fixture(scope="session")
 def speech_commands(tmp_path_factory):
     """A tiny synthetic Speech Commands set: yes/no/up by two speakers, plus 'go' by one."""
-    from tasks.speech_commands import SpeechCommands, synthesize_speech_commands
+    from tasks import SpeechCommands, synthesize_speech_commands
 
     root = tmp_path_factory.mktemp("speech_commands")
     synthesize_speech_commands(root, words=("yes", "no", "up"), voices=["en-us", "en+f2"], rates=(175,),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import corruptions
-from corruptions import base
+from corruptions import registry
 from tasks.errors import ConfigError, UnknownNameError
 
 
@@ -57,7 +57,7 @@ def test_register_refuses_duplicates_and_non_corruptions(monkeypatch):
         def apply(self, source, params):
             return (corruptions.as_source(source).audio * params["gain"]).astype(np.float32)
 
-    monkeypatch.setattr(base, "_REGISTRY", dict(base._REGISTRY))
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     corruptions.register(Invert)
     pair = corruptions.get("invert").pair(np.ones(100, np.float32), seed=0)
     assert np.all(pair.corrupt == -1.0) and pair.corruption == {"kind": "invert", "gain": -1.0}

@@ -16,9 +16,9 @@ import corruptions
 import intervene
 import tasks
 from intervene import hooks
-from intervene.attribution import attribution_metrics, resolve_estimator
 from intervene.context import PairContext
-from intervene.lookahead import lookahead_scores, supports
+from intervene.methods.attribution import AttributionMethod, resolve_estimator
+from intervene.models.whisper.lookahead import lookahead_scores
 from intervene.sites import Site
 from tasks.errors import ConfigError, UnknownNameError
 
@@ -29,7 +29,14 @@ GROUPS = [[14], [16, 17], [19], list(range(10, 50))]  # one frame, two frames, a
 def ctx(tiny_en):
     utt = tasks.speak("yes", voice="en-us").padded(1.0, 0.3)
     pair = corruptions.get("word_swap", word="no").pair(utt, seed=0)
-    return PairContext.build(tiny_en, tasks.KeywordTask(), pair, compute_metrics=False)
+    return PairContext.build(tiny_en, tasks.KeywordTask(), pair)
+
+
+def attribution_metrics(ctx, sites, groups, estimator=None):
+    """``(base, source, estimated metrics (sites, groups), info)`` through the attribution method."""
+    method = AttributionMethod(ctx, estimator=estimator)
+    deltas, base, source = method.estimate(sites, groups)
+    return base, source, base + deltas, {"estimator": method.estimator, "atp_sites": method.atp_sites}
 
 
 class _recorded:
@@ -101,7 +108,7 @@ def _reference(model, ctx, site, group):
                                  "encoder.2.attention_head.3", "encoder.1.mlp_output", "encoder.3.block_output"])
 def test_lookahead_equals_patched_forward_reference(tiny_en, ctx, key):
     site = tiny_en.site(key)
-    est, _, _ = lookahead_scores(ctx, [site], GROUPS)
+    est, _, _ = lookahead_scores(ctx, [site], GROUPS, tiny_en.runner())
     ref = np.array([_reference(tiny_en, ctx, site, g) for g in GROUPS])
     np.testing.assert_allclose(est[0], ref, rtol=2e-4, atol=1e-5 * np.abs(ref).max())
     assert np.abs(ref).max() > 1e-2  # the cells do move the metric
@@ -112,7 +119,7 @@ def test_lookahead_tends_to_atp_for_small_patches(tiny_en, ctx):
     groups = [[p] for p in range(0, 50, 2)]
     noise = torch.randn(ctx.base_inputs["input_features"].shape, generator=torch.Generator().manual_seed(0))
     for eps, bound in ((1e-3, 0.02), (0.3, None)):
-        near = PairContext(**{**ctx.__dict__, "source_inputs": dict(
+        near = PairContext(**{**ctx.__dict__, "_metrics": None, "source_inputs": dict(
             ctx.base_inputs, input_features=ctx.base_inputs["input_features"] + eps * noise)})
         _, _, la, info = attribution_metrics(near, sites, groups)
         _, _, atp, _ = attribution_metrics(near, sites, groups, estimator="atp")
@@ -135,7 +142,7 @@ def test_estimator_choice_and_fallback(tiny_en, ctx):
     with pytest.raises(ConfigError, match="method='attribution'"):
         intervene.patch(tiny_en, ctx.task, ctx.pair, "encoder.0.block_output", estimator="atp")
     dec = tiny_en.site("decoder.1.block_output")
-    assert not supports(tiny_en, dec) and supports(tiny_en, tiny_en.site("encoder.1.attention_head.0"))
+    assert not tiny_en.lookahead_covers(dec) and tiny_en.lookahead_covers(tiny_en.site("encoder.1.attention_head.0"))
     both = [tiny_en.site("encoder.3.block_output"), dec]
     _, _, est, info = attribution_metrics(ctx, both, [None])
     _, _, atp, _ = attribution_metrics(ctx, [dec], [None], estimator="atp")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import intervene
-from intervene.cli import main
+from intervene.app.cli import main
 
 
 def test_demo_quick_writes_report(tmp_path, capsys):

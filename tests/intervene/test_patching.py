@@ -10,9 +10,10 @@ import corruptions
 import intervene
 import tasks
 from intervene.context import PairContext
-from intervene.engine import ExactEngine, Patch
 from intervene.guards import run_guards
-from intervene.pyvene_engine import PyveneEngine
+from intervene.methods import Patch
+from intervene.methods.exact import ExactMethod
+from intervene.methods.pyvene import PyveneMethod
 from intervene.sites import Site
 from tasks.errors import ConfigError, GuardError, InterventionError, PairError, UnknownNameError
 
@@ -91,13 +92,13 @@ def test_exact_engine_matches_pyvene_and_torch_hooks(tiny_en, task, yes_no):
         [Patch(Site("decoder", 1, "block_output"), (1,)), Patch(Site("encoder", 3, "block_output"), None)],
         [Patch(Site("encoder", 0, "block_output"), (17,)), Patch(Site("decoder", 0, "mlp_output"), None)],
     ]
-    exact = ExactEngine(ctx).run(cells)
-    plain = PyveneEngine(ctx).run(cells)
+    exact = ExactMethod(ctx).run(cells)
+    plain = PyveneMethod(ctx).run(cells)
     np.testing.assert_allclose(exact, plain, atol=1e-4, rtol=0)
     assert exact[0] == pytest.approx(ctx.base_metric, abs=1e-5)
     assert len(set(np.round(exact, 3))) > 5  # the cells really differ
     # batched rows give the same numbers
-    np.testing.assert_allclose(ExactEngine(ctx, batch_size=4).run(cells), exact, atol=1e-4, rtol=0)
+    np.testing.assert_allclose(ExactMethod(ctx, batch_size=4).run(cells), exact, atol=1e-4, rtol=0)
     assert _no_hooks(tiny_en)
 
 
@@ -140,7 +141,7 @@ def test_attribution_estimators_against_exact(tiny_en, task, yes_no, clip_map):
     assert rho["lookahead"] >= 0.85 and rho["lookahead"] > rho["atp"] + 0.15, rho  # measured 0.93 vs 0.59
     # Last-layer cells reach the answer through the decoder's cross-attentions only, which the lookahead computes.
     assert spearmanr(la.values[3], clip_map.values[3])[0] > 0.98
-    from intervene.plotting import _title
+    from intervene.app.plotting import _title
 
     assert la.summary()["estimator"] == "lookahead" and "attribution (lookahead)" in _title(la)
 
@@ -186,7 +187,7 @@ def test_sweep_means_over_pairs_and_resumes(tiny_en, task, tmp_path):
     m = intervene.sweep(tiny_en, task, pairs, checkpoint_dir=tmp_path, **kw)
     assert m.per_pair.shape == (2, 1, 10) and m.n_pairs == 2
     np.testing.assert_allclose(m.values, m.per_pair.mean(axis=0))
-    assert len(m.meta["pairs"]) == 2 and len(list(tmp_path.glob("*.json"))) == 2
+    assert len(m.meta["pairs"]) == 2 and len(list(tmp_path.glob("pair*.map.npz"))) == 2
     again = intervene.sweep(tiny_en, task, pairs, checkpoint_dir=tmp_path, **kw)  # loads the checkpoints
     np.testing.assert_array_equal(again.values, m.values)
     onset = intervene.sweep(tiny_en, task, pairs, align="onset", **kw)
@@ -240,10 +241,11 @@ def test_interrupted_sweep_leaves_no_hooks(tiny_en, task, yes_no, monkeypatch):
 def test_guard_failure_stops_the_sweep(tiny_en, task, yes_no):
     _, pair = yes_no
     ctx = PairContext.build(tiny_en, task, pair)
-    engine = ExactEngine(ctx)
+    engine = ExactMethod(ctx)
     sites = [Site("encoder", 1, "block_output")]
+    engine.prepare(sites)
     assert all(r["ok"] for r in run_guards(ctx, engine, sites, ctx.base_metric, ctx.source_metric))
-    engine.source_res[2] = torch.zeros_like(engine.source_res[2])  # an engine that patches the wrong thing
+    engine.runner.source_res[2] = torch.zeros_like(engine.runner.source_res[2])  # a method that patches the wrong thing
     with pytest.raises(GuardError, match="patch every position of encoder.1.block_output"):
         run_guards(ctx, engine, sites, ctx.base_metric, ctx.source_metric)
     with pytest.raises(GuardError, match="patch nothing"):

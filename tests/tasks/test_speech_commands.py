@@ -11,12 +11,8 @@ import pytest
 import soundfile as sf
 
 from tasks.errors import ConfigError, DatasetError, UnknownNameError
-from tasks.speech_commands import (
-    SpeechCommands,
-    SpeechCommandsExample,
-    estimate_word_span,
-    synthesize_speech_commands,
-)
+from tasks.speech_commands import SpeechCommands, SpeechCommandsExample, estimate_word_span
+from tasks.speech_commands_synth import synthesize_speech_commands
 from tasks.tts import speaker_id
 from tasks.utterance import Utterance
 

@@ -15,7 +15,7 @@ __all__ = ["plot_map"]
 
 def _title(m) -> str:
     meta = m.meta
-    corr = meta.get("corruption") or {}
+    corr = meta.corruption or {}
     if isinstance(corr, list):
         kinds = sorted({c.get("kind", "?") for c in corr if isinstance(c, dict)})
         corr_txt = "+".join(kinds) if kinds else "?"
@@ -24,13 +24,13 @@ def _title(m) -> str:
         extra = {k: v for k, v in corr.items() if k != "kind" and v is not None and not isinstance(v, (list, dict))}
         if extra:
             corr_txt += " (" + ", ".join(f"{k}={v}" for k, v in list(extra.items())[:3]) + ")"
-    answers = meta.get("answers")
+    answers = meta.answers
     ans = f" {answers[0]}->{answers[1]}" if answers and answers[0] != answers[1] else ""
-    line1 = f"{meta.get('model', '?')} | {meta.get('task', '?')}{ans} | corruption: {corr_txt}"
-    method = meta.get("method", "?") + (f" ({meta['estimator']})" if meta.get("estimator") else "")
-    method += f", context {meta['context_frames']}" if meta.get("context_frames") else ""
+    line1 = f"{meta.model or '?'} | {meta.task or '?'}{ans} | corruption: {corr_txt}"
+    method = (meta.method or "?") + (f" ({meta.estimator})" if meta.estimator else "")
+    method += f", context {meta.context_frames}" if meta.context_frames else ""
     line2 = (
-        f"{meta.get('direction', '?')} | metric: {meta.get('metric', '?')} "
+        f"{meta.direction or '?'} | metric: {meta.metric or '?'} "
         f"(clean {m.clean_metric:.2f}, corrupt {m.corrupt_metric:.2f}) | {method} | pairs: {m.n_pairs}"
     )
     return line1 + "\n" + line2
@@ -88,10 +88,9 @@ def plot_map(m, path=None, vmax: float | None = None, cmap: str = "RdBu_r", show
     )
     axes = axes[:, 0]
     norm = _norm(m.values, vmax)
-    frame_s = float(m.meta.get("frame_s", 0.02))
-    window_s = float(m.meta.get("window_ms", frame_s * 1000)) / 1000.0
-    words = m.meta.get("words") or []
-    changed = m.meta.get("changed_spans") or []
+    window_s = m.meta.window_s
+    words = m.meta.words or []
+    changed = m.meta.changed_spans or []
     k = 0
     if has_spec:
         ax = axes[0]

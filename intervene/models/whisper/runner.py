@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import torch
 
+from intervene.models.base import Runner
 from tasks.errors import ConfigError
 
 __all__ = ["WhisperRunner"]
 
 
-class WhisperRunner:
-    """Pieces of a Whisper forward pass.
+class WhisperRunner(Runner):
+    """Pieces of a Whisper forward pass (built once per model and ``context_frames``:
+    :meth:`SpeechModel.runner <intervene.models.SpeechModel.runner>`).
 
     Parameters
     ----------
@@ -45,6 +47,30 @@ class WhisperRunner:
     @property
     def truncated(self) -> bool:
         return self.context_frames < self.model.n_positions
+
+    # ------------------------------------------------ the Runner protocol
+    def reference_logits(self, inputs: dict) -> torch.Tensor:
+        """The full model's own forward, or the truncated pieces when truncated."""
+        if self.truncated:
+            return self.logits(inputs["input_features"], inputs["decoder_input_ids"])
+        return self.model.logits(inputs)
+
+    def encoded(self, inputs: dict) -> torch.Tensor:
+        """Encoder output states of ``inputs``: a decoder-only patch reuses them."""
+        feats = inputs["input_features"]
+        return self.encode(feats) if self.truncated else self.core.encoder(feats).last_hidden_state
+
+    def logits_from_encoded(self, encoded, inputs: dict) -> torch.Tensor:
+        return self.model.decode(encoded, inputs["decoder_input_ids"])
+
+    def start(self, inputs: dict) -> torch.Tensor:
+        """The residual stream entering encoder layer 0 (attribution's path starts there)."""
+        return self.stem(inputs["input_features"])
+
+    def logits_from_start(self, x: torch.Tensor, inputs: dict) -> torch.Tensor:
+        return self.decode(self.final(self.blocks(x)), inputs["decoder_input_ids"])
+
+    # ------------------------------------------------ the pieces
 
     def stem(self, features: torch.Tensor) -> torch.Tensor:
         """Conv stem + positions: the residual stream entering encoder layer 0, (B, positions, d)."""

@@ -131,7 +131,7 @@ def _cmd_pair(args) -> int:
 
 
 def _cmd_demo(args) -> int:
-    from intervene.demo import DemoSettings, run_demo
+    from intervene.app.demo import DemoSettings, run_demo
 
     settings = DemoSettings.quick(args.model) if args.quick else DemoSettings(model=args.model)
     run_demo(args.out, settings, device=args.device, progress=not args.no_progress)
@@ -174,6 +174,8 @@ def _cmd_voices(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from intervene import methods
+
     parser = argparse.ArgumentParser(prog="speechlens", description="Causal interventions on speech models.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -199,8 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window-ms", type=float, default=None, help="time window width (multiple of 20 ms)")
     p.add_argument("--span", default="changed", help="changed | clip | word | all | START,END (seconds)")
     p.add_argument("--direction", choices=("denoise", "noise"), default="denoise")
-    p.add_argument("--method", choices=("exact", "pyvene", "attribution"), default=None)
-    p.add_argument("--estimator", choices=("lookahead", "atp", "ig"), default=None,
+    p.add_argument("--method", choices=methods.names(), default=None,
+                   help="; ".join(f"{n}: {methods.get(n).summary}" for n in methods.names()))
+    p.add_argument("--estimator", choices=methods.ESTIMATORS, default=None,
                    help="attribution: lookahead (default), atp (gradient x difference) or ig (with --ig-steps)")
     p.add_argument("--ig-steps", type=int, default=0, help="attribution: integrated-gradient steps (estimator ig)")
     p.add_argument("--context-frames", type=int, default=None, help="Whisper: truncated encoder context")

@@ -28,16 +28,14 @@ encoder sites (:data:`COMPONENTS`); other sites use plain AtP.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from intervene import hooks
-from intervene.whisper_runner import WhisperRunner
 
-__all__ = ["COMPONENTS", "supports", "lookahead_scores"]
+__all__ = ["COMPONENTS", "covers", "lookahead_scores"]
 
 COMPONENTS = ("block_input", "block_output", "attention_output", "attention_head", "mlp_output")
 _INCREMENTAL_MAX = 32  # groups up to this many positions use the O(positions) softmax update
@@ -45,9 +43,9 @@ _CHUNK_ELEMENTS = 1 << 20  # queries x cells x positions x heads per chunk of th
 _MAX_EXPONENT = 80.0  # a new key scoring e^80 times the base normaliser takes all the weight anyway
 
 
-def supports(model, site) -> bool:
+def covers(site) -> bool:
     """Whether the lookahead estimator covers ``site`` (Whisper encoder sites)."""
-    return getattr(model, "architecture", "") == "whisper" and site.stream == "encoder" and site.component in COMPONENTS
+    return site.stream == "encoder" and site.component in COMPONENTS
 
 
 def _next_block(site) -> int:
@@ -131,23 +129,6 @@ class _Attention:
         w = torch.softmax(s, -1)
         w_p = torch.gather(w, -1, pos[:, None, None, :].expand(c, k, w.shape[2], k)) * mask[:, None, None, :]
         return torch.einsum("ckhn,nhd->ckhd", w, self.v) + torch.einsum("ckhj,cjhd->ckhd", w_p, v_new - self.v[pos])
-
-
-@contextmanager
-def _recording(named_modules):
-    """Keep each module's output ("out") or first input ("in") under its name, graph attached."""
-    store, handles = {}, []
-    try:
-        for name, module, kind in named_modules:
-            if kind == "in":
-                handles.append(module.register_forward_pre_hook(lambda _m, args, name=name: store.__setitem__(name, args[0])))
-            else:
-                handles.append(module.register_forward_hook(
-                    lambda _m, _a, out, name=name: store.__setitem__(name, hooks.site_tensor(out))))
-        yield store
-    finally:
-        for h in handles:
-            h.remove()
 
 
 def _plan(runner, sites):
@@ -274,18 +255,18 @@ class _Lookahead:
         return total
 
 
-def lookahead_scores(ctx, sites, groups, context_frames: int | None = None):
+def lookahead_scores(ctx, sites, groups, runner):
     """Estimated metric change of every (site, group) cell: ``(array (sites, groups), base, source)``.
 
-    ``sites`` must all satisfy :func:`supports`; ``groups`` are position lists (None: every position).
+    ``sites`` must all be :func:`covers` ed; ``groups`` are position lists (None: every position);
+    ``runner`` is the model's :class:`~intervene.models.whisper.runner.WhisperRunner`.
     """
     model, readout = ctx.model, ctx.readout
-    runner = WhisperRunner(model, context_frames)
     ids = readout.decoder_input_ids
     with torch.no_grad(), hooks.capture(model, sites) as src_acts:
         source_metric = float(readout.metric(runner.logits(ctx.source_inputs["input_features"], ids)).reshape(-1)[0])
     recorded, grad_names, start = _plan(runner, sites)
-    with _recording(recorded) as store, hooks.capture(model, sites) as base_acts:
+    with hooks.record(recorded) as store, hooks.capture(model, sites) as base_acts:
         with torch.no_grad():  # blocks before the first one a patch reaches need no graph
             x = runner.stem(ctx.base_inputs["input_features"])
             for layer in runner.encoder.layers[:start]:

@@ -1,8 +1,8 @@
 """Writing a synthetic Speech Commands set: :func:`synthesize_speech_commands` and its pure
 helpers (argument checks, the speaker split, clip placement, synthetic background noise).
 
-Public through :mod:`tasks.speech_commands`, which re-exports it; the reader and the layout's
-names live there and are imported when the function runs (that module imports this one).
+Public as :func:`tasks.synthesize_speech_commands`. The reader and the layout's names live in
+:mod:`tasks.speech_commands`, which this module imports (never the other way round).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import math
 import numbers
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,10 +30,8 @@ from tasks.tts import (
     speaker_id,
     voices,
 )
+from tasks.speech_commands import BACKGROUND_NOISE_DIR, LIST_FILES, SIDECAR_FORMAT, SIDECAR_NAME, SpeechCommands
 from tasks.utterance import Utterance
-
-if TYPE_CHECKING:
-    from tasks.speech_commands import SpeechCommands
 
 __all__ = ["synthesize_speech_commands", "DEFAULT_WORDS", "NOISE_DURATION_S", "NOISE_RMS"]
 
@@ -315,14 +312,6 @@ def synthesize_speech_commands(
     >>> len(data), sorted({e.split for e in data})
     (8, ['testing', 'train', 'validation'])
     """
-    from tasks.speech_commands import (
-        BACKGROUND_NOISE_DIR,
-        LIST_FILES,
-        SIDECAR_FORMAT,
-        SIDECAR_NAME,
-        SpeechCommands,
-    )
-
     config = check_config(
         words, voices, rates, pitches, duration_s, seed, validation_fraction, testing_fraction
     )

@@ -75,7 +75,7 @@ def run_demo(out, settings: DemoSettings | None = None, device=None, progress: b
     import corruptions
     import intervene
     import tasks
-    from intervene.report import Report, format_table
+    from intervene.app.report import Report, format_table
 
     settings = settings or DemoSettings()
     out = Path(out)

@@ -1,4 +1,4 @@
-"""Whisper: site table and model wrapper.
+"""Whisper's adapter: site table, model wrapper and what it offers (every fast path).
 
 Sites (``stream.layer.component[.head]``) and the tensors they name, for
 ``WhisperForConditionalGeneration`` (prefix ``model.``) and ``WhisperModel``:
@@ -26,7 +26,10 @@ import logging
 import numpy as np
 import torch
 
-from intervene.models.base import SpeechModel
+from intervene.models.base import Capabilities, SpeechModel
+from intervene.models.whisper.exact import WhisperExactRunner
+from intervene.models.whisper.lookahead import covers, lookahead_scores
+from intervene.models.whisper.runner import WhisperRunner
 from intervene.sites import SiteSpec, SiteTable
 from tasks.audio import SAMPLE_RATE
 
@@ -77,6 +80,8 @@ class WhisperSpeechModel(SpeechModel):
     frame_s = 0.02
     max_duration_s = 30.0
     has_decoder = True
+    input_key = "input_features"
+    capabilities = Capabilities(fast_exact=True, lookahead=True, truncated_context=True)
 
     def __init__(self, model, name, tokenizer, device=None):
         from transformers import WhisperFeatureExtractor
@@ -103,23 +108,36 @@ class WhisperSpeechModel(SpeechModel):
         # Everything from the first special token on is a special or timestamp token.
         self._first_special = self.eot_id + 1
 
+    # ------------------------------------------------------- capabilities
+    def _make_runner(self, context_frames):
+        return WhisperRunner(self, context_frames)
+
+    def exact_runner(self, ctx, runner):
+        return WhisperExactRunner(ctx, runner)
+
+    def lookahead(self, ctx, sites, groups, runner):
+        return lookahead_scores(ctx, sites, groups, runner)
+
+    def lookahead_covers(self, site) -> bool:
+        return covers(site)
+
     # ------------------------------------------------------------- inputs
-    def features(self, audio, sample_rate: int = SAMPLE_RATE) -> torch.Tensor:
+    def features(self, audio, sample_rate: int = SAMPLE_RATE, *, checked: bool = False) -> torch.Tensor:
         """Log-mel features (1, n_mels, 3000) on the model's device."""
-        audio = self.prepare(audio, sample_rate)
+        audio = audio if checked else self.prepare(audio, sample_rate)
         feats = self.feature_extractor(audio, sampling_rate=self.sample_rate, return_tensors="np").input_features
         return torch.from_numpy(np.asarray(feats, dtype=np.float32)).to(self.device)
 
     def prompt_tensor(self, extra=()) -> torch.Tensor:
         return torch.tensor([self.prompt_ids + list(extra)], dtype=torch.long, device=self.device)
 
-    def inputs(self, audio, sample_rate: int = SAMPLE_RATE, decoder_input_ids=None) -> dict:
+    def inputs(self, audio, sample_rate: int = SAMPLE_RATE, decoder_input_ids=None, *, checked: bool = False) -> dict:
         if decoder_input_ids is None:
             decoder_input_ids = self.prompt_tensor()
         ids = torch.as_tensor(decoder_input_ids, dtype=torch.long, device=self.device)
         if ids.ndim == 1:
             ids = ids[None]
-        return {"input_features": self.features(audio, sample_rate), "decoder_input_ids": ids}
+        return {"input_features": self.features(audio, sample_rate, checked=checked), "decoder_input_ids": ids}
 
     def logits(self, inputs: dict) -> torch.Tensor:
         """Decoder logits (rows, tokens, vocab).

@@ -1,11 +1,14 @@
-"""Resumable work for the benchmark scripts: finished units kept as small JSON files.
+"""The one resumable work store: finished units kept as small JSON files (and maps).
 
-A script names each unit of work with :func:`make_key` and asks a :class:`WorkStore` for it::
+:func:`intervene.sweep` (``checkpoint_dir=``) and every benchmark script name each unit of
+work with :func:`make_key` and ask a :class:`WorkStore` for it::
 
     store = WorkStore(run.out / "work", settings={...what changes a unit's result...})
     value = store.get_or_compute(make_key(model, word, clip), lambda: expensive(...))
 
-A run killed at any moment and started again with the same folder skips the finished units.
+A unit may own a causal map (:meth:`WorkStore.put_map`): the map is written first, then the
+record naming it, so a record always points at a complete map. A run killed at any moment and
+started again with the same folder skips the finished units.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from benchmarks._settings import to_jsonable
+from intervene.maps import CausalMap
 from tasks.atomic import write_json
-from tasks.errors import ConfigError
+from tasks.errors import ConfigError, ModelLoadError
+from tasks.jsonio import to_jsonable
 
 __all__ = ["make_key", "WorkStore"]
 
@@ -167,16 +171,44 @@ class WorkStore:
         return [k for k in keys if k not in self]
 
     def keys(self) -> list[str]:
-        """Every finished key under ``root``, sorted (temporary files are not keys)."""
+        """Every finished key under ``root``, sorted (temporary files and map files are not keys)."""
         if not self.root.is_dir():
             return []
         found = []
         for path in self.root.rglob("*.json"):
             rel = path.relative_to(self.root).with_suffix("")
-            if rel.as_posix() == "settings" or any(p.startswith(".") for p in rel.parts):
+            if rel.as_posix() == "settings" or rel.suffix == ".map" or any(p.startswith(".") for p in rel.parts):
                 continue
             found.append(rel.as_posix())
         return sorted(found)
+
+    # ------------------------------------------------------------------ maps
+    def map_path(self, key: str) -> Path:
+        """Where the map of ``key`` goes by default: ``root/<key>.map.npz`` (+ ``.map.json``)."""
+        record = self.path(key)
+        return record.with_name(record.stem + ".map.npz")
+
+    def put_map(self, key: str, cmap, record: Mapping, path=None) -> dict:
+        """Save ``cmap`` (at ``path``, default :meth:`map_path`), then store ``record`` with the
+        map's location under ``"map"`` (relative to the store's parent folder when inside it)."""
+        path = Path(path) if path is not None else self.map_path(key)
+        cmap.save(path)
+        try:
+            where = path.resolve().relative_to(self.root.resolve().parent).as_posix()
+        except ValueError:
+            where = str(path.resolve())
+        return self.put(key, {**record, "map": where})
+
+    def load_map(self, record: Mapping):
+        """The map a record names, or None (logged) when it is missing or damaged: then the unit is redone."""
+        if not isinstance(record, Mapping) or not record.get("map"):
+            return None
+        path = self.root.parent / record["map"]
+        try:
+            return CausalMap.load(path)
+        except (ModelLoadError, ConfigError, OSError, ValueError, KeyError) as exc:
+            logger.warning("map '%s' cannot be read (%s); its unit will be computed again", path, exc)
+            return None
 
     def __repr__(self) -> str:
         return f"WorkStore('{self.root}', computed={self.computed}, reused={self.reused})"

@@ -1,0 +1,294 @@
+"""Sweeps: the same patching over many pairs, each pair's map kept, and their mean.
+
+:func:`sweep_pairs` yields one :class:`PairOutcome` per pair (its map, or why it was skipped);
+:func:`combine_maps` averages maps over a common grid; :func:`sweep` is the two together.
+With a :class:`~intervene.workstore.WorkStore` (or ``checkpoint_dir``) every pair's outcome
+is kept as it finishes, and a rerun with the same folder loads it instead of recomputing.
+Pairs are consumed lazily, one at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from intervene.context import PairContext
+from intervene.maps import CausalMap
+from intervene.patching import patch_context
+from intervene.workstore import WorkStore, make_key
+from tasks.errors import ConfigError, PairError
+
+__all__ = ["sweep", "sweep_pairs", "combine_maps", "PairOutcome", "pair_key"]
+
+_FORMAT = "speechlens.sweep/1"
+_PAIR_FIELDS = ("answers", "corruption", "params", "seed", "words", "changed_spans", "duration_s", "pair_metadata",
+                "guards")
+
+
+@dataclass
+class PairOutcome:
+    """What a sweep did with one pair.
+
+    Attributes
+    ----------
+    index : int
+        The pair's position in the sweep.
+    key : str
+        Its work-store key.
+    status : {"used", "skipped"}
+    reason : str or None
+        Why a pair was skipped (metric gap below ``min_gap``, or refused by :func:`patch`).
+    clean_metric, corrupt_metric, gap : float or None
+        The plain-forward metrics of the halves and ``clean - corrupt``.
+    seconds : float
+        Compute time (0 when loaded from the store).
+    map : CausalMap or None
+    reused : bool
+        Loaded from the work store rather than computed.
+    """
+
+    index: int
+    key: str
+    status: str
+    reason: str | None = None
+    clean_metric: float | None = None
+    corrupt_metric: float | None = None
+    gap: float | None = None
+    seconds: float = 0.0
+    map: CausalMap | None = None
+    reused: bool = False
+
+    def record(self) -> dict:
+        return {"status": self.status, "reason": self.reason, "clean_metric": self.clean_metric,
+                "corrupt_metric": self.corrupt_metric, "gap": self.gap, "seconds": self.seconds}
+
+
+def pair_key(pair, index: int, settings) -> str:
+    """A work key for a pair: its index and a digest of both halves and the sweep's settings."""
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(pair.clean, dtype="<f4").tobytes())
+    h.update(np.ascontiguousarray(pair.corrupt, dtype="<f4").tobytes())
+    h.update(json.dumps(settings, sort_keys=True, default=repr).encode())
+    return make_key(f"pair{index:04d}-{h.hexdigest()[:16]}")
+
+
+def _spans(span, n_hint: int | None):
+    """A per-pair span function from one span, a sequence of spans or a callable."""
+    if callable(span):
+        return span
+    if isinstance(span, (list, tuple)) and span and all(isinstance(s, (list, tuple, str)) for s in span) \
+            and not (len(span) == 2 and all(isinstance(s, (int, float)) for s in span)):
+        spans = list(span)
+        if n_hint is not None and len(spans) != n_hint:
+            raise ConfigError(f"span gives {len(spans)} spans for {n_hint} pairs; give one span per pair or one for all")
+        return lambda pair, i: spans[i]
+    return lambda pair, i: span
+
+
+def _check_min_gap(min_gap):
+    if min_gap is None:
+        return None
+    if isinstance(min_gap, bool) or not isinstance(min_gap, (int, float)) or not math.isfinite(min_gap):
+        raise ConfigError(f"min_gap ({min_gap!r}) must be a finite number (nats of the metric) or None")
+    return float(min_gap)
+
+
+def sweep_pairs(model, task, pairs: Iterable, sites, *, span="changed", min_gap: float | None = None,
+                direction: str = "denoise", store: WorkStore | None = None, keys: Sequence[str] | None = None,
+                map_paths: Sequence | None = None, progress: bool = False, **patch_kwargs):
+    """Patch every pair; yield a :class:`PairOutcome` per pair, in order.
+
+    Parameters
+    ----------
+    pairs : iterable of MinimalPair
+        Consumed lazily.
+    span : span, sequence of spans (one per pair) or callable ``span(pair, index)``
+        What :func:`intervene.patch` takes as ``span``, per pair.
+    min_gap : float, optional
+        Skip pairs whose clean-minus-corrupt metric is below this (too small or of the wrong
+        sign: the normalised effect would be noise).
+    store : WorkStore, optional
+        Keep every pair's outcome (and map) there; outcomes already there are loaded.
+    keys : sequence of str, optional
+        The work key of each pair (default: :func:`pair_key` of its audio and the settings).
+    map_paths : sequence of paths, optional
+        Where each pair's map is saved (default: beside its record in the store).
+    **patch_kwargs
+        Everything else :func:`intervene.patch` takes (unit, window_ms, method, ...).
+    """
+    min_gap = _check_min_gap(min_gap)
+    n_hint = len(pairs) if hasattr(pairs, "__len__") else None
+    span_of = _spans(span, n_hint)
+    settings = {"sites": [getattr(s, "key", s) for s in (sites if isinstance(sites, (list, tuple)) else [sites])],
+                "direction": direction, "min_gap": min_gap} | {k: repr(v) for k, v in sorted(patch_kwargs.items())}
+    iterator = enumerate(pairs)
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(iterator, total=n_hint, desc="pairs", unit="pair")
+    for i, pair in iterator:
+        this_span = span_of(pair, i)
+        key = keys[i] if keys is not None else pair_key(pair, i, settings | {"span": repr(this_span)})
+        if store is not None:
+            outcome = _stored(store, key, i)
+            if outcome is not None:
+                yield outcome
+                continue
+        t0 = time.perf_counter()
+        outcome = _patch_one(model, task, pair, sites, i, key, this_span, min_gap, direction, patch_kwargs)
+        outcome.seconds = round(time.perf_counter() - t0, 3)
+        if store is not None:
+            path = None if map_paths is None else map_paths[i]
+            if outcome.map is not None:
+                store.put_map(key, outcome.map, outcome.record(), path)
+            else:
+                store.put(key, outcome.record())
+        yield outcome
+
+
+def _stored(store: WorkStore, key: str, index: int) -> PairOutcome | None:
+    record = store.get(key)
+    if not isinstance(record, dict) or record.get("status") not in ("used", "skipped"):
+        return None
+    cmap = None
+    if record["status"] == "used":
+        cmap = store.load_map(record)
+        if cmap is None:
+            return None
+    fields = {k: record.get(k) for k in ("reason", "clean_metric", "corrupt_metric", "gap")}
+    return PairOutcome(index, key, record["status"], seconds=record.get("seconds") or 0.0, map=cmap, reused=True,
+                       **fields)
+
+
+def _patch_one(model, task, pair, sites, index, key, span, min_gap, direction, patch_kwargs) -> PairOutcome:
+    ctx = PairContext.build(model, task, pair, direction)
+    clean, corrupt = None, None
+    if min_gap is not None:
+        clean, corrupt = ctx.clean_metric, ctx.corrupt_metric
+        if clean - corrupt < min_gap:
+            return PairOutcome(index, key, "skipped", f"metric gap {clean - corrupt:.2f} < min_gap {min_gap:g}",
+                               clean, corrupt, clean - corrupt)
+    try:
+        cmap = patch_context(ctx, sites, span=span, **patch_kwargs)
+    except PairError as exc:
+        return PairOutcome(index, key, "skipped", str(exc), clean, corrupt,
+                           None if clean is None else clean - corrupt)
+    return PairOutcome(index, key, "used", None, cmap.clean_metric, cmap.corrupt_metric,
+                       cmap.clean_metric - cmap.corrupt_metric, map=cmap)
+
+
+def sweep(model, task, pairs, sites, *, align: str = "start", span="changed", min_gap: float | None = None,
+          progress: bool = False, checkpoint_dir=None, store: WorkStore | None = None, **patch_kwargs) -> CausalMap:
+    """Patch every pair and average the maps; the per-pair maps are kept in ``per_pair``.
+
+    Parameters
+    ----------
+    pairs : iterable of MinimalPair
+    align : {"start", "onset"}
+        Frame maps: align columns by clip time ("start") or by the clean answer word's onset
+        ("onset"; coordinates become frames relative to the onset). Columns a pair lacks are
+        NaN and left out of its mean.
+    span : span, sequence of spans (one per pair) or callable ``span(pair, index)``
+    min_gap : float, optional
+        Leave out pairs whose clean-minus-corrupt metric is below this; they are listed in
+        ``meta.skipped`` with the reason (so are pairs :func:`patch` refuses).
+    checkpoint_dir : path, optional
+        Keep each pair's map there as it finishes (a :class:`WorkStore`); a rerun with the same
+        folder loads them instead of recomputing (resume after an interruption).
+    store : WorkStore, optional
+        Use this store instead (a benchmark's own).
+    **patch_kwargs
+        Everything :func:`patch` takes (unit, window_ms, direction, method, ...).
+
+    Raises
+    ------
+    ConfigError
+        No pairs, a bad ``align``, or every pair skipped.
+    """
+    if align not in ("start", "onset"):
+        raise ConfigError(f"align ({align!r}) must be 'start' or 'onset'")
+    if store is None and checkpoint_dir is not None:
+        store = WorkStore(checkpoint_dir, {"format": _FORMAT})
+    outcomes = list(sweep_pairs(model, task, pairs, sites, span=span, min_gap=min_gap, store=store,
+                                progress=progress, **patch_kwargs))
+    if not outcomes:
+        raise ConfigError("pairs is empty; give at least one MinimalPair")
+    used = [o for o in outcomes if o.status == "used"]
+    skipped = [{"index": o.index, "reason": o.reason} for o in outcomes if o.status != "used"]
+    if not used:
+        raise ConfigError(f"every pair was skipped ({skipped[0]['reason']}); lower min_gap or use a stronger corruption")
+    cmap = combine_maps([o.map for o in used], align)
+    cmap.meta = cmap.meta.replace(skipped=skipped)
+    return cmap
+
+
+def _onset_frame(m: CausalMap) -> int:
+    answer = (m.meta.answers or [""])[0]
+    words = m.meta.words or []
+    match = [w for w in words if str(w[0]).lower() == str(answer).lower()] or words[:1]
+    if not match:
+        raise ConfigError("align='onset' needs word spans on every pair (pair.words)")
+    return int(np.floor(float(match[0][1]) / float(m.meta.frame_s) + 1e-9))
+
+
+def combine_maps(maps: list, align: str = "start") -> CausalMap:
+    """Mean of per-pair maps over a common grid (NaN where a pair has no column)."""
+    if not maps:
+        raise ConfigError("combine_maps needs at least one map")
+    first = maps[0]
+    for m in maps[1:]:
+        if m.dims != first.dims or any(m.coords[d] != first.coords[d] for d in first.dims[:-1] if d not in ("frame",)):
+            raise ConfigError(f"maps differ in their axes ({m.dims} vs {first.dims}); sweep the same sites with the same units")
+    last = first.dims[-1] if first.dims else None
+    if last == "frame":
+        offsets = [_onset_frame(m) if align == "onset" else 0 for m in maps]
+        cols = sorted({int(c) - off for m, off in zip(maps, offsets) for c in m.coords["frame"]})
+        where = {c: i for i, c in enumerate(cols)}
+        shape = first.values.shape[:-1] + (len(cols),)
+        per, per_p = np.full((len(maps),) + shape, np.nan), np.full((len(maps),) + shape, np.nan)
+        for k, (m, off) in enumerate(zip(maps, offsets)):
+            idx = [where[int(c) - off] for c in m.coords["frame"]]
+            per[k][..., idx] = m.values
+            per_p[k][..., idx] = m.patched
+        coords = dict(first.coords, frame=cols)
+        times = np.asarray(cols, dtype=float) * float(first.meta.frame_s)
+    else:
+        for m in maps[1:]:
+            if last and m.coords[last] != first.coords[last]:
+                raise ConfigError(f"maps differ in their {last} axis; sweep pairs with the same decoder prefix")
+        per = np.stack([m.values for m in maps])
+        per_p = np.stack([m.patched for m in maps])
+        coords, times = dict(first.coords), first.times_s
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
+        values, patched = np.nanmean(per, axis=0), np.nanmean(per_p, axis=0)
+    clean = np.array([m.clean_metric for m in maps])
+    corrupt = np.array([m.corrupt_metric for m in maps])
+    kinds = []
+    for m in maps:
+        if m.meta.corruption not in kinds:
+            kinds.append(m.meta.corruption)
+    meta = first.meta.replace(
+        align=align,
+        pairs=[{k: m.meta[k] for k in _PAIR_FIELDS} | {"clean_metric": m.clean_metric, "corrupt_metric": m.corrupt_metric}
+               for m in maps],
+        corruption=kinds[0] if len(kinds) == 1 else kinds,
+        time_origin="answer word onset" if align == "onset" else first.meta.time_origin,
+    )
+    same_len = len({m.meta.duration_s for m in maps}) == 1
+    spectrum = align == "start" and same_len
+    return CausalMap(
+        values=values, dims=first.dims, coords=coords, patched=patched,
+        clean_metric=float(clean.mean()), corrupt_metric=float(corrupt.mean()), times_s=times,
+        per_pair=per, per_pair_patched=per_p, per_pair_clean=clean, per_pair_corrupt=corrupt,
+        spectrogram_clean=first.spectrogram_clean if spectrum else None,
+        spectrogram_corrupt=first.spectrogram_corrupt if spectrum else None,
+        meta=meta,
+    )
