@@ -1,4 +1,16 @@
-"""Shared fixtures: a seeded rng and the real bundled whisper-tiny.en (loaded once per session)."""
+"""Shared fixtures, each built once per session.
+
+* ``rng``: a seeded numpy generator.
+* ``tiny_whisper``, ``tiny_wav2vec2``, ``tiny_hubert``: tiny random-weight models of each
+  architecture in the project's real adapters (``tests/tiny_models.py``), for engine tests
+  that need no trained weights (seconds each).
+* ``tiny_en``: the real bundled whisper-tiny.en, for what only trained weights show.
+* ``yes_no_pair``: espeak's "yes" padded to 1 s (onset 0.3 s) and its word swap to "no".
+
+Tests that use a tiny model and not the real one run with one torch thread: their tensors are
+too small to gain from threads, and on a busy CPU the threads' synchronisation makes a
+(1500 x 16) matmul a thousand times slower.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +22,8 @@ import pytest
 # Tests never touch the network; make any accidental hub call fail fast.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+TINY_FIXTURES = {"tiny_whisper", "tiny_wav2vec2", "tiny_hubert"}
 
 
 @pytest.fixture
@@ -23,3 +37,56 @@ def tiny_en():
     import intervene
 
     return intervene.load_model("whisper-tiny.en", device="cpu")
+
+
+@pytest.fixture(scope="session")
+def tiny_whisper():
+    """A random tiny Whisper (d_model 16, 3+2 layers, 2 heads) with the real tiny.en tokenizer."""
+    from tiny_models import tiny_whisper
+
+    return tiny_whisper()
+
+
+@pytest.fixture(scope="session")
+def tiny_wav2vec2():
+    """A random tiny Wav2Vec2ForSequenceClassification labelled with the ten Speech Commands words."""
+    from tiny_models import tiny_wav2vec2
+
+    return tiny_wav2vec2("wav2vec2")
+
+
+@pytest.fixture(scope="session")
+def tiny_hubert():
+    """A random tiny HubertForSequenceClassification (pre-LN) labelled with the ten Speech Commands words."""
+    from tiny_models import tiny_wav2vec2
+
+    return tiny_wav2vec2("hubert")
+
+
+@pytest.fixture(scope="session")
+def yes_no_pair():
+    """``(utterance, pair)``: 'yes' (en-us) in a 1 s clip, onset 0.3 s, and its word swap to 'no'."""
+    import corruptions
+    import tasks
+
+    utt = tasks.speak("yes", voice="en-us").padded(1.0, 0.3)
+    return utt, corruptions.get("word_swap", word="no").pair(utt, seed=0)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    names = set(getattr(item, "fixturenames", ()))
+    if names & TINY_FIXTURES and "tiny_en" not in names:
+        import torch
+
+        item._torch_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item):
+    threads = getattr(item, "_torch_threads", None)
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
