@@ -1,7 +1,8 @@
 """Word swap: the same voice (or speaker) says another word, aligned to the original's onset.
 
 The in-distribution counterfactual: the corrupt clip is ordinary speech whose answer differs,
-so a logit difference between the two words scores it (see FACTS.md).
+so a logit difference between the two words scores it (see FACTS.md). Inside a sentence only
+the word's slot changes (:mod:`corruptions.splice`); the rest of the sentence is untouched.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from corruptions import functional as F
 from corruptions.base import Corruption
 from corruptions.params import check_choice, check_flag, check_number, draw_choice, need
 from corruptions.source import Source, as_source, span_samples, target_span
+from corruptions.splice import loudness_gain_db, splice_in_place, word_slot
 from tasks.audio import prepare_audio
 from tasks.errors import ConfigError, DatasetError, PairError
 from tasks.utterance import WordSpan
@@ -75,16 +77,24 @@ class WordSwap(Corruption):
     - ``"dataset"``: the same speaker's recording of ``word`` in ``source.dataset``
       (``dataset.find(word, source.speaker)``); none -> :class:`PartnerNotFoundError`;
     - ``"tts"``: :func:`tasks.tts.speak` with the source's voice, rate and pitch. Inside a
-      sentence the whole sentence is re-synthesized with the word replaced and the new
-      word's span is taken from it (its coarticulation then fits the context);
+      sentence the sentence is synthesized again with the word replaced and only the new
+      word is cut from it (its coarticulation then fits the context);
     - ``"auto"`` (default): ``"dataset"`` when the source has a dataset and a speaker, else
       ``"tts"`` when it has a voice.
 
-    The new word's span starts at the target's onset and replaces the target's span; what
-    followed the target follows the new word (shifted by the length difference unless
-    ``stretch``), and the clip keeps its length (trailing audio trimmed or zero-padded).
-    Both joins are crossfaded over ``crossfade_s``; audio up to half a crossfade before the
-    onset is untouched.
+    How the new word goes in (recorded as ``params["splice"]``):
+
+    - ``"shift"`` (a source with one word, e.g. a keyword clip): the new word's span starts at
+      the target's onset and replaces the target's span; what followed the target (silence)
+      follows the new word, shifted by the length difference unless ``stretch``; the clip keeps
+      its length (trailing audio trimmed or zero-padded). Both joins are crossfaded over
+      ``crossfade_s``; audio up to half a crossfade before the onset is untouched.
+    - ``"in_place"`` (a source with several words, a sentence): the new word's slot (its span
+      widened towards its neighbours by at most 40 ms, :func:`corruptions.splice.word_slot`) is
+      time-stretched to the target's slot, scaled to the target word's loudness (``gain_db``)
+      and written over the slot with ``crossfade_s`` fades inside it. Every sample outside
+      ``[slot_start_s, slot_end_s)`` stays as it was and no later word moves, so the pair
+      differs only in the word. ``stretch`` does not apply (the slot is always filled).
 
     Parameters
     ----------
@@ -92,8 +102,9 @@ class WordSwap(Corruption):
         The word to swap in; a tuple is drawn from; None -> the target's partner among the
         Speech Commands core words (yes/no, up/down, left/right, on/off, stop/go).
     stretch : bool
-        Time-stretch the new word (phase vocoder, pitch kept) to the target's duration, so
-        everything after it stays aligned.
+        One-word sources: time-stretch the new word (phase vocoder, pitch kept) to the
+        target's duration, so everything after it stays aligned. (Sentences are always
+        spliced in place.)
     via : {"auto", "tts", "dataset"}
     crossfade_s : float
         Crossfade at each join, 0 to 0.05 s.
@@ -154,10 +165,12 @@ class WordSwap(Corruption):
         }  # fmt: skip
         if params["via"] == "tts":
             params.update(voice=src.voice, rate=src.rate, pitch=src.pitch)
-        new_audio, new_span, path = self._partner(src, params)
+        new_audio, new_span, path, new_slot = self._partner(src, params)
         params.update(partner_start_s=new_span.start_s, partner_end_s=new_span.end_s)
         if path is not None:
             params["partner_path"] = path
+        if len(src.words) > 1:
+            return self._in_place_params(src, span, params, new_audio, new_span, new_slot)
         a, b = span_samples(span.start_s, span.end_s, src.sample_rate, src.n_samples)
         length = b - a if self.stretch else int(round(new_span.duration_s * src.sample_rate))
         cut_s = max(a + length - src.n_samples, 0) / src.sample_rate
@@ -170,7 +183,11 @@ class WordSwap(Corruption):
         return params
 
     def _partner(self, src: Source, params: dict) -> tuple:
-        """``(audio float32 at 16 kHz, WordSpan of the new word, path or None)``."""
+        """``(audio float32 at 16 kHz, WordSpan of the new word, path or None, slot (start_s, end_s))``.
+
+        The slot is the new word's span widened towards its neighbours when it was cut from
+        the re-synthesized sentence, towards the silence around it otherwise.
+        """
         word, via = params["word"], params["via"]
         if via == "dataset":
             example = src.dataset.find(word, src.speaker)
@@ -188,7 +205,7 @@ class WordSwap(Corruption):
             audio = prepare_audio(example.audio, example.sample_rate, name=f"recording of {word!r}")
             spans = list(example.words)
             span = next((WordSpan(*s) for s in spans if s[0].lower() == word.lower()), WordSpan(*spans[0]))
-            return audio, span, path
+            return audio, span, path, word_slot([span], 0, audio.shape[0] / src.sample_rate)
         from tasks.tts import speak
 
         voice, rate, pitch = need(params, self.kind, "voice", "rate", "pitch")
@@ -198,20 +215,49 @@ class WordSwap(Corruption):
             words[index] = word
             utterance = speak(" ".join(words), voice=voice, rate=rate, pitch=pitch)
             if len(utterance.words) == len(words):
-                return utterance.audio, utterance.words[index], None
+                slot = word_slot(utterance.words, index, utterance.duration_s)
+                return utterance.audio, utterance.words[index], None, slot
         utterance = speak(word, voice=voice, rate=rate, pitch=pitch)
         first, last = utterance.words[0], utterance.words[-1]
-        return utterance.audio, WordSpan(word, first.start_s, last.end_s), None
+        span = WordSpan(word, first.start_s, last.end_s)
+        return utterance.audio, span, None, word_slot([span], 0, utterance.duration_s)
+
+    def _in_place_params(self, src: Source, span, params: dict, new_audio: np.ndarray, new_span, new_slot) -> dict:
+        """Params of an in-place splice: both slots, the loudness gain, and the stretch ratio."""
+        rate = src.sample_rate
+        slot = word_slot(src.words, params["index"], src.duration_s)
+        a, b = span_samples(*slot, rate, src.n_samples)
+        na, nb = span_samples(*new_slot, rate, new_audio.shape[0])
+        segment = F.time_stretch_to(new_audio[na:nb], b - a)
+        ratio = (b - a) / max(nb - na, 1)
+        # The new word's own span inside the stretched segment: its loudness is matched to the old word's.
+        wa, wb = (int(round((t - new_slot[0]) * rate * ratio)) for t in (new_span.start_s, new_span.end_s))
+        ta, tb = span_samples(span.start_s, span.end_s, rate, src.n_samples)
+        params.update(
+            splice="in_place", slot_start_s=slot[0], slot_end_s=slot[1], partner_slot_start_s=new_slot[0],
+            partner_slot_end_s=new_slot[1], stretch_ratio=round(ratio, 6),
+            gain_db=round(loudness_gain_db(src.audio[ta:tb], segment[max(wa, 0) : max(wb, wa + 1)]), 4),
+            word_cut_s=0.0,
+        )  # fmt: skip
+        return params
 
     def apply(self, source, params: dict) -> np.ndarray:
         """Splice the new word over the target; float32 ``(samples,)``, same length as the source."""
         src = as_source(source)
         start_s, end_s, stretch, crossfade_s = need(params, self.kind, "start_s", "end_s", "stretch", "crossfade_s")
-        new_audio, new_span, _ = self._partner(src, params)
+        new_audio, new_span, _, _ = self._partner(src, params)
+        fade = int(round(crossfade_s * src.sample_rate))
+        if params.get("splice") == "in_place":
+            slot_s = need(params, self.kind, "slot_start_s", "slot_end_s")
+            new_slot_s = need(params, self.kind, "partner_slot_start_s", "partner_slot_end_s")
+            a, b = span_samples(*slot_s, src.sample_rate, src.n_samples)
+            na, nb = span_samples(*new_slot_s, src.sample_rate, new_audio.shape[0])
+            gain = 10.0 ** (float(params.get("gain_db", 0.0)) / 20.0)
+            segment = F.time_stretch_to(new_audio[na:nb], b - a) * np.float32(gain)
+            return splice_in_place(src.audio, a, b, segment, fade)
         a, b = span_samples(start_s, end_s, src.sample_rate, src.n_samples)
         na, nb = span_samples(new_span.start_s, new_span.end_s, src.sample_rate, new_audio.shape[0])
         segment = F.time_stretch_to(new_audio[na:nb], b - a) if stretch else None
-        fade = int(round(crossfade_s * src.sample_rate))
         return F.splice(src.audio, a, b, new_audio, na, nb, fade, segment=segment)
 
     def corrupt_answer(self, params: dict, clean_answer: str | None) -> str | None:
@@ -219,9 +265,18 @@ class WordSwap(Corruption):
         return params["word"]
 
     def corrupt_words(self, source: Source, params: dict) -> tuple:
-        """The target replaced by the new word's span; later words shifted by the length change."""
+        """The target replaced by the new word's span; later words shifted by the length change
+        (none: in-place splices keep every other word where it was)."""
         duration_s = source.duration_s
         start_s, end_s, index = params["start_s"], params["end_s"], params["index"]
+        if params.get("splice") == "in_place":
+            slot_start_s, ratio = params["slot_start_s"], params["stretch_ratio"]
+
+            def placed(t):
+                return round(slot_start_s + (t - params["partner_slot_start_s"]) * ratio, 6)
+
+            new = WordSpan(params["word"], placed(params["partner_start_s"]), placed(params["partner_end_s"]))
+            return tuple(new if i == index else w for i, w in enumerate(source.words))
         new_s = end_s - start_s if params["stretch"] else params["partner_end_s"] - params["partner_start_s"]
         shift = new_s - (end_s - start_s)
         out = []

@@ -14,19 +14,51 @@ Layout (each module depends only on those above it):
 - :mod:`intervene.app`: the CLI, demo, pictures and reports (application code).
 """
 
-from intervene import methods
-from intervene.maps import CausalMap, MapMeta
-from intervene.methods import Method, Patch
-from intervene.models import SpeechModel, known_models, load_model, register_pyvene_tables
-from intervene.patching import patch
-from intervene.single import Intervention, InterventionResult, intervene
-from intervene.sites import Site
-from intervene.sweeping import PairOutcome, combine_maps, sweep, sweep_pairs
-from intervene.workstore import WorkStore, make_key
 from tasks import errors as _errors
 from tasks.errors import *  # noqa: F403  (the one error family; its __all__ is the list)
 
-register_pyvene_tables()
+# Public names -> the module that defines them. They load on first use (PEP 562), so that
+# `import intervene` and the `speechlens` command's argument parsing (`--help`) import neither
+# torch nor transformers nor pyvene. Importing intervene.models registers the site tables
+# into pyvene (see intervene.models.register_pyvene_tables).
+_LAZY = {
+    "methods": None,
+    "CausalMap": "intervene.maps",
+    "MapMeta": "intervene.maps",
+    "Method": "intervene.methods",
+    "Patch": "intervene.methods",
+    "SpeechModel": "intervene.models",
+    "known_models": "intervene.models",
+    "load_model": "intervene.models",
+    "register_pyvene_tables": "intervene.models",
+    "patch": "intervene.patching",
+    "Intervention": "intervene.single",
+    "InterventionResult": "intervene.single",
+    "intervene": "intervene.single",
+    "Site": "intervene.sites",
+    "PairOutcome": "intervene.sweeping",
+    "combine_maps": "intervene.sweeping",
+    "sweep": "intervene.sweeping",
+    "sweep_pairs": "intervene.sweeping",
+    "WorkStore": "intervene.workstore",
+    "make_key": "intervene.workstore",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'intervene' has no attribute {name!r}")
+    import importlib
+
+    module = _LAZY[name]
+    value = importlib.import_module(f"intervene.{name}") if module is None else getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "patch",

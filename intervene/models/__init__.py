@@ -2,7 +2,7 @@
 
 Each adapter (``whisper/``, ``wav2vec2.py``) is a :class:`SpeechModel` subclass that declares
 its site table and its :class:`Capabilities`; :data:`ADAPTERS` lists them, and
-:func:`register_pyvene_tables` registers every table into pyvene (once, on ``import intervene``).
+:func:`register_pyvene_tables` registers every table into pyvene (once, when this package is imported).
 A new architecture is one new adapter module, added to :data:`ADAPTERS` and to the loader.
 """
 
@@ -49,3 +49,6 @@ def register_pyvene_tables() -> None:
     for table in SITE_TABLES:
         register_pyvene(table, [getattr(transformers, name) for name in table.prefixes])
     _registered = True
+
+
+register_pyvene_tables()
