@@ -16,6 +16,7 @@ per model (:meth:`SpeechModel.resolve <intervene.models.SpeechModel.resolve>`).
 :func:`replace`        replace site activations at positions (values or a function)
 :func:`patched`        patch rows of a batch from cached sources where a mask is set
 :func:`record`         record the inputs/outputs of raw modules (estimators' internals)
+:func:`on_inputs`      rewrite raw modules' positional inputs (an adapter's attention masks)
 =====================  ==============================================================
 """
 
@@ -27,7 +28,7 @@ import torch
 
 from intervene.sites import ResolvedSite
 
-__all__ = ["on_sites", "capture", "replace", "patched", "record", "head_slice", "site_tensor", "position_mask"]
+__all__ = ["on_sites", "capture", "replace", "patched", "record", "on_inputs", "head_slice", "site_tensor", "position_mask"]
 
 
 def site_tensor(hook_value):
@@ -228,6 +229,25 @@ def record(modules):
 
             handles.append(_attach(module, "input" if kind == "in" else "output", fn))
         yield store
+    finally:
+        for h in handles:
+            h.remove()
+
+
+@contextmanager
+def on_inputs(pairs):
+    """Rewrite raw modules' positional inputs during the forwards inside the block.
+
+    ``pairs`` is a list of ``(module, fn)``; ``fn(args) -> tuple | None`` receives the
+    module's positional arguments and returns new ones (None: leave them). Adapters use it to
+    hand a layer an argument its caller leaves out (Whisper: an encoder layer's attention
+    mask, :mod:`intervene.models.whisper.attention`). Hooks are removed on exit.
+    """
+    handles = []
+    try:
+        for module, fn in pairs:
+            handles.append(module.register_forward_pre_hook(lambda _mod, args, fn=fn: fn(args)))
+        yield
     finally:
         for h in handles:
             h.remove()

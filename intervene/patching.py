@@ -18,7 +18,6 @@ import numpy as np
 from intervene import methods
 from intervene.context import PairContext
 from intervene.grid import UNITS, all_axis, frame_axis, parse_sites, row_axes, token_axis
-from intervene.guards import run_guards
 from intervene.interventions import intervention_name
 from intervene.maps import CausalMap, MapMeta
 from intervene.methods import Patch
@@ -189,7 +188,7 @@ def patch_context(ctx, sites, unit=None, *, window_ms=None, span="changed", marg
         normalized_effect(0.0, base_metric, source_metric)  # refuse pairs that barely differ, before any work
     t1 = time.perf_counter()
     if method_cls.guarded and guards:
-        guard_records = run_guards(ctx, runner, sites, base_metric, source_metric)
+        guard_records = runner.guard(sites, base_metric, source_metric)
     elif method_cls.guarded:
         guard_records = []
     t2 = time.perf_counter()

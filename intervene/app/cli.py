@@ -226,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="whisper-tiny.en")
     p.set_defaults(func=_cmd_sites)
     sub.add_parser("voices", help="list the default synthesizer voices").set_defaults(func=_cmd_voices)
+    from intervene.app.cli_anatomy import add_commands  # ablate, window, heads, steer, lens (issue 13)
+
+    add_commands(sub)
     return parser
 
 

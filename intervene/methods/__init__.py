@@ -9,16 +9,20 @@ Examples
 --------
 >>> import intervene.methods as methods
 >>> methods.names()
-['attribution', 'exact', 'pyvene']
+['ablation', 'attribution', 'exact', 'head_mask', 'pyvene', 'steer', 'window']
 """
 
 from __future__ import annotations
 
 from intervene.interventions import is_interchange
+from intervene.methods.ablation import AblationMethod
 from intervene.methods.attribution import ESTIMATORS, AttributionMethod
 from intervene.methods.base import Method, Patch
 from intervene.methods.exact import ExactMethod
+from intervene.methods.head_mask import HeadMaskMethod
 from intervene.methods.pyvene import PyveneMethod
+from intervene.methods.steer import SteerMethod
+from intervene.methods.window import WindowMethod
 from tasks.errors import ConfigError, unknown_name
 
 __all__ = ["Method", "Patch", "register", "unregister", "get", "names", "default_for", "ESTIMATORS"]
@@ -68,7 +72,7 @@ def default_for(intervention) -> str:
     return "exact" if is_interchange(intervention) else "pyvene"
 
 
-BUILTIN = (ExactMethod, PyveneMethod, AttributionMethod)
+BUILTIN = (ExactMethod, PyveneMethod, AttributionMethod, AblationMethod, WindowMethod, HeadMaskMethod, SteerMethod)
 for _cls in BUILTIN:
     register(_cls)
 del _cls

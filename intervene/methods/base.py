@@ -76,6 +76,22 @@ class Method:
         """Whether this method can run ``intervention`` (the ``intervention=`` of ``patch``)."""
         return intervention in (None, "interchange", "vanilla")
 
+    def guard(self, sites, base_metric: float, source_metric: float) -> list:
+        """Run this method's correctness guards (after ``prepare``); their records.
+
+        The default (:func:`intervene.guards.run_guards`): patch nothing = base, patch every
+        position = source (or a plain torch-hook forward). Methods whose cells are not
+        interchange (ablations, windows, steering) override it with guards of their own kind.
+
+        Raises
+        ------
+        GuardError
+            A guard failed.
+        """
+        from intervene.guards import run_guards
+
+        return run_guards(self.ctx, self, sites, base_metric, source_metric)
+
     def prepare(self, sites) -> None:
         raise NotImplementedError
 

@@ -269,6 +269,25 @@ class SpeechModel:
         """Whether :meth:`lookahead` estimates ``site`` (others fall back to AtP)."""
         return False
 
+    def anatomy_runner(self, ctx, runner: Runner):
+        """A cached runner for :mod:`intervene.anatomy` maps that re-runs only what a cell changes,
+        or None (then every cell runs the whole forward); see ``whisper/anatomy.py``."""
+        return None
+
+    def attention_bias(self, biases: dict):
+        """Context manager adding ``biases[layer]`` ``(1, heads or 1, n, n)`` to the encoder's
+        self-attention scores (attention windows).
+
+        Raises
+        ------
+        CapabilityError
+            The architecture's adapter does not offer it.
+        """
+        raise CapabilityError(
+            f"{self.architecture or type(self).__name__} models offer no attention-score masks; "
+            "attention windows run on Whisper"
+        )
+
     # ----------------------------------------------------- architecture API
     def inputs(self, audio, sample_rate: int = SAMPLE_RATE, decoder_input_ids=None, *, checked: bool = False) -> dict:
         """Model keyword arguments for one clip (batch of 1), on the model's device.

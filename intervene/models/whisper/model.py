@@ -27,6 +27,8 @@ import numpy as np
 import torch
 
 from intervene.models.base import Capabilities, SpeechModel
+from intervene.models.whisper.anatomy import WhisperAnatomyRunner
+from intervene.models.whisper.attention import encoder_bias
 from intervene.models.whisper.exact import WhisperExactRunner
 from intervene.models.whisper.lookahead import covers, lookahead_scores
 from intervene.models.whisper.runner import WhisperRunner
@@ -120,6 +122,12 @@ class WhisperSpeechModel(SpeechModel):
 
     def lookahead_covers(self, site) -> bool:
         return covers(site)
+
+    def anatomy_runner(self, ctx, runner):
+        return WhisperAnatomyRunner(ctx, runner) if not runner.truncated else None
+
+    def attention_bias(self, biases: dict):
+        return encoder_bias(self, biases)
 
     # ------------------------------------------------------------- inputs
     def features(self, audio, sample_rate: int = SAMPLE_RATE, *, checked: bool = False) -> torch.Tensor:
