@@ -22,14 +22,16 @@ from tasks.atomic import write_json
 from tasks.audio import SAMPLE_RATE, check_sample_rate, write_wav
 from tasks.errors import ConfigError, PairError
 from tasks.jsonio import to_jsonable
-from tasks.utterance import WordSpan
+from tasks.verify import seal
+from tasks.checks import check_real
+from tasks.utterance import check_word_spans
 
 __all__ = ["MinimalPair", "DEFAULT_FRAME_S"]
 
 DEFAULT_FRAME_S = 0.02
 """Frame length used without a model: Whisper's encoder frame (20 ms)."""
 
-_FORMAT = "speechlens.minimal_pair/1"
+_FORMAT = "speechlens.minimal_pair/2"  # corruptions.pairfile.FORMAT
 
 
 def _check_audio(name: str, audio) -> np.ndarray:
@@ -45,8 +47,27 @@ def _check_audio(name: str, audio) -> np.ndarray:
     return audio
 
 
-def _spans(words) -> tuple:
-    return tuple(WordSpan(str(w), float(s), float(e)) for w, s, e in (words or ()))
+def _spans(words, duration_s: float, name: str) -> tuple:
+    try:
+        return check_word_spans(words or (), duration_s, name)
+    except ConfigError as exc:
+        raise PairError(str(exc)) from exc
+
+
+def _changed(spans, duration_s: float) -> list:
+    if isinstance(spans, (str, bytes)) or not hasattr(spans, "__iter__"):
+        raise PairError(f"changed_spans ({spans!r:.80}) must be a list of (start_s, end_s)")
+    out = []
+    for i, span in enumerate(spans):
+        if isinstance(span, (str, bytes)) or not hasattr(span, "__len__") or len(span) != 2:
+            raise PairError(f"changed_spans[{i}] ({span!r:.80}) must be a (start_s, end_s) pair")
+        try:
+            start = check_real(f"changed_spans[{i}] start_s", span[0], low=0, unit="s")
+            end = check_real(f"changed_spans[{i}] end_s", span[1], low=start, high=duration_s + 1e-3, unit="s")
+        except ConfigError as exc:
+            raise PairError(f"{exc} (the clip is {duration_s:g} s)") from exc
+        out.append((start, end))
+    return out
 
 
 def _sha256(audio: np.ndarray) -> str:
@@ -109,9 +130,20 @@ class MinimalPair:
         except ConfigError as exc:
             raise PairError(str(exc)) from exc
         object.__setattr__(self, "sample_rate", rate)
-        object.__setattr__(self, "words", _spans(self.words))
-        object.__setattr__(self, "corrupt_words", _spans(self.corrupt_words))
-        object.__setattr__(self, "changed_spans", [(float(a), float(b)) for a, b in self.changed_spans])
+        duration_s = clean.shape[0] / rate
+        object.__setattr__(self, "words", _spans(self.words, duration_s, "words"))
+        object.__setattr__(self, "corrupt_words", _spans(self.corrupt_words, duration_s, "corrupt_words"))
+        object.__setattr__(self, "changed_spans", _changed(self.changed_spans, duration_s))
+        for name in ("clean_answer", "corrupt_answer"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise PairError(f"{name} ({value!r}) must be the word the clip says (a string) or None")
+        for name in ("corruption", "params", "metadata"):
+            if not isinstance(getattr(self, name), dict):
+                raise PairError(f"{name} ({getattr(self, name)!r:.80}) must be a dict")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer))
+                                      or self.seed < 0):
+            raise PairError(f"seed ({self.seed!r}) must be a non-negative int or None")
 
     @property
     def n_samples(self) -> int:
@@ -221,6 +253,10 @@ class MinimalPair:
             "corrupt_sha256": _sha256(self.corrupt),
         })  # fmt: skip
 
+    def to_json(self) -> dict:
+        """What ``pair.json`` holds: the fields, the WAV checksums and the checksum of itself."""
+        return seal(self._json())
+
     def save(self, folder) -> Path:
         """Write ``clean.wav``, ``corrupt.wav`` (32-bit float) and then ``pair.json`` into ``folder``.
 
@@ -234,51 +270,22 @@ class MinimalPair:
             json_path.unlink()
         write_wav(folder / "clean.wav", self.clean, self.sample_rate)
         write_wav(folder / "corrupt.wav", self.corrupt, self.sample_rate)
-        write_json(json_path, self._json())
+        write_json(json_path, self.to_json())
         return folder
 
     @classmethod
     def load(cls, folder) -> MinimalPair:
-        """Read a pair written by :meth:`save`; the audio comes back bit-exact.
+        """Read a pair written by :meth:`save`, verified whole; the audio comes back bit-exact.
 
         Raises
         ------
         PairError
-            No ``pair.json`` (not a pair, or an interrupted save), or WAV files that do not
-            match it (rate, length or checksum).
+            No ``pair.json`` (not a pair, or an interrupted save), a ``pair.json`` that is not
+            valid JSON, lacks the WAV checksums, was edited (its own checksum), or holds a field
+            of the wrong type or range (spans outside the clip, ...), or WAV files that are
+            missing, unreadable, truncated or do not match it (rate, length or checksum). The
+            message names the file and the field; see :mod:`corruptions.pairfile`.
         """
-        import soundfile as sf
+        from corruptions.pairfile import build_checked, read_pair_folder
 
-        folder = Path(folder)
-        json_path = folder / "pair.json"
-        if not json_path.is_file():
-            raise PairError(f"'{folder}' has no pair.json: it is not a saved MinimalPair, or its save was interrupted")
-        info = json.loads(json_path.read_text(encoding="utf-8"))
-        audio = {}
-        for name in ("clean", "corrupt"):
-            path = folder / f"{name}.wav"
-            if not path.is_file():
-                raise PairError(f"'{path}' is missing; the pair folder '{folder}' is incomplete")
-            data, rate = sf.read(str(path), dtype="float32", always_2d=False)
-            if rate != info["sample_rate"] or data.shape != (info["n_samples"],):
-                raise PairError(
-                    f"'{path}' has {data.shape[0]} samples at {rate} Hz; pair.json says "
-                    f"{info['n_samples']} at {info['sample_rate']} Hz"
-                )
-            if _sha256(data) != info.get(f"{name}_sha256", _sha256(data)):
-                raise PairError(f"'{path}' does not match the checksum in pair.json; the file was changed")
-            audio[name] = data
-        return cls(
-            clean=audio["clean"],
-            corrupt=audio["corrupt"],
-            sample_rate=info["sample_rate"],
-            clean_answer=info.get("clean_answer"),
-            corrupt_answer=info.get("corrupt_answer"),
-            changed_spans=info.get("changed_spans", []),
-            corruption=info.get("corruption", {}),
-            params=info.get("params", {}),
-            seed=info.get("seed"),
-            words=info.get("words", ()),
-            corrupt_words=info.get("corrupt_words", ()),
-            metadata=info.get("metadata", {}),
-        )
+        return build_checked(cls, folder, read_pair_folder(folder))

@@ -16,9 +16,25 @@ import torch
 
 from tasks.errors import ConfigError, PairError
 
-__all__ = ["PairContext", "DIRECTIONS", "check_pair"]
+__all__ = ["PairContext", "DIRECTIONS", "check_pair", "check_task", "check_model"]
 
 DIRECTIONS = ("denoise", "noise")
+
+
+def check_task(task) -> None:
+    """Refuse a task that cannot supply a metric (None, a string, a list of words, ...)."""
+    if not all(callable(getattr(task, name, None)) for name in ("answers", "readout")):
+        raise ConfigError(
+            f"task ({task!r:.80}) must be a task with answers() and readout(), e.g. tasks.KeywordTask() or "
+            "tasks.CarrierTask()"
+        )
+
+
+def check_model(model) -> None:
+    """Refuse what is not a loaded speech model (a name string, None, a raw torch module)."""
+    if not all(callable(getattr(model, name, None)) for name in ("prepare", "inputs", "logits", "site")):
+        hint = " (load it first: intervene.load_model(name))" if isinstance(model, str) else ""
+        raise ConfigError(f"model ({model!r:.80}) must be a SpeechModel from intervene.load_model{hint}")
 
 
 def check_pair(pair, model) -> None:
@@ -73,8 +89,10 @@ class PairContext:
 
     @classmethod
     def build(cls, model, task, pair, direction: str = "denoise") -> "PairContext":
-        if direction not in DIRECTIONS:
+        if not isinstance(direction, str) or direction not in DIRECTIONS:
             raise ConfigError(f"direction ({direction!r}) must be 'denoise' (clean into corrupt) or 'noise' (corrupt into clean)")
+        check_model(model)
+        check_task(task)
         check_pair(pair, model)
         clean_answer, corrupt_answer = task.answers(pair)
         readout = task.readout(model, clean_answer, corrupt_answer)

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from intervene.sites import Site
+from intervene.sites import ResolvedSite, Site
+from tasks.checks import check_int, check_real
 from tasks.errors import ConfigError, InterventionError
 
 __all__ = ["Axis", "frame_axis", "token_axis", "all_axis", "row_axes", "UNITS"]
@@ -57,7 +58,7 @@ def _span_seconds(ctx, span, margin_s: float) -> tuple[float, float]:
         _, lo, hi = match[0]
         return max(0.0, lo - margin_s), min(duration, hi + margin_s)
     if isinstance(span, (tuple, list)) and len(span) == 2:
-        lo, hi = float(span[0]), float(span[1])
+        lo, hi = check_real("span[0]", span[0], unit="s"), check_real("span[1]", span[1], unit="s")
         if not (0.0 <= lo < hi <= duration + 1e-9):
             raise InterventionError(
                 f"span {tuple(span)} s lies outside the clip (0 to {duration:.3f} s); give 0 <= start_s < end_s <= {duration:.3f}"
@@ -69,12 +70,11 @@ def _span_seconds(ctx, span, margin_s: float) -> tuple[float, float]:
 def frame_axis(ctx, span="changed", window_ms: float | None = None, margin_ms: float = 100.0) -> Axis:
     """Encoder time windows over ``span`` (see the module notes)."""
     frame_ms = ctx.model.frame_s * 1000.0
-    window_ms = frame_ms if window_ms is None else float(window_ms)
+    window_ms = check_real("window_ms", frame_ms if window_ms is None else window_ms, low=0, low_open=True, unit="ms")
+    margin_ms = check_real("margin_ms", margin_ms, low=0, unit="ms")
     n = window_ms / frame_ms
-    if window_ms <= 0 or abs(n - round(n)) > 1e-6:
+    if abs(n - round(n)) > 1e-6:
         raise ConfigError(f"window_ms ({window_ms:g}) must be a positive multiple of the model's frame ({frame_ms:g} ms)")
-    if margin_ms < 0:
-        raise ConfigError(f"margin_ms ({margin_ms:g}) must be >= 0")
     n = int(round(n))
     lo_s, hi_s = _span_seconds(ctx, span, margin_ms / 1000.0)
     first = int(math.floor(lo_s / ctx.model.frame_s + 1e-9))
@@ -91,7 +91,11 @@ def token_axis(ctx, tokens=None) -> Axis:
     prefix = int(ctx.readout.prefix_length)
     if not prefix:
         raise ConfigError("unit='token' needs a decoder (Whisper); this model has none")
-    tokens = list(range(prefix)) if tokens is None else [int(t) for t in tokens]
+    if tokens is not None and (isinstance(tokens, (str, bytes)) or not hasattr(tokens, "__iter__")):
+        raise ConfigError(f"tokens ({tokens!r}) must be a list of decoder positions (ints)")
+    tokens = list(range(prefix)) if tokens is None else [check_int(f"tokens[{i}]", t) for i, t in enumerate(tokens)]
+    if not tokens:
+        raise ConfigError("tokens ([]) is empty; give at least one decoder position or leave it unset")
     bad = [t for t in tokens if not 0 <= t < prefix]
     if bad:
         raise InterventionError(f"token positions {bad} are outside the decoder prefix (0..{prefix - 1})")
@@ -103,6 +107,7 @@ def token_axis(ctx, tokens=None) -> Axis:
 
 def all_axis(ctx, stream: str, span="changed", margin_ms: float = 100.0) -> Axis:
     """One column: every position of the span (encoder) or every decoder position."""
+    margin_ms = check_real("margin_ms", margin_ms, low=0, unit="ms")
     if stream == "encoder" and span != "all":
         ax = frame_axis(ctx, span, None, margin_ms)
         return Axis(None, [tuple(p for g in ax.groups for p in g)], ["all"], None, ax.span_s)
@@ -145,8 +150,14 @@ def parse_sites(model, sites) -> list[Site]:
     """Sites from Sites/keys, or ``"stream.component"`` for every layer (and head) of it."""
     if isinstance(sites, (str, Site)):
         sites = [sites]
+    if sites is None or isinstance(sites, (bytes, dict)) or not hasattr(sites, "__iter__"):
+        raise ConfigError(f"sites ({sites!r}) must be a Site, a site key or a list of them, "
+                          "e.g. model.sites('encoder', 'block_output') or 'encoder.block_output'")
     out = []
     for s in sites:
+        if not isinstance(s, (str, Site, ResolvedSite)):
+            raise ConfigError(f"sites holds {s!r} ({type(s).__name__}); give Site objects or keys such as "
+                              "'encoder.0.block_output'")
         if isinstance(s, str) and s.count(".") == 1:
             stream, component = s.split(".")
             out += model.sites(stream, component)

@@ -6,36 +6,31 @@ File format (open, documented, two files side by side)
 ``per_pair``, ``per_pair_patched``, ``per_pair_clean``, ``per_pair_corrupt``,
 ``spectrogram_clean``, ``spectrogram_corrupt`` — plain float arrays.
 
-``NAME.json``: ``format`` ("speechlens.causal_map/1"), ``dims``, ``coords``,
+``NAME.json``: ``format`` ("speechlens.causal_map/2"), ``dims``, ``coords``,
 ``clean_metric``, ``corrupt_metric``, ``meta`` (the fields of :class:`MapMeta`: model, task,
-direction, method, metric, unit, window, span, corruptions, pairs, guards, context) and
-``arrays`` (the npz's SHA-256, so a JSON that does not belong to its npz is refused). Both are
-written atomically, the JSON last: a map whose JSON exists is complete. Files written before
-the metadata was typed load unchanged (unknown keys are kept in ``MapMeta.extra``).
+direction, method, metric, unit, window, span, corruptions, pairs, guards, context),
+``arrays`` (the npz's file name, SHA-256, array names and shapes) and ``checksum`` (the
+SHA-256 of the JSON's own canonical content, so the one checksum covers both files). Both are
+written atomically, the JSON last: a map whose JSON exists is complete. Loading verifies the
+whole artifact and every field (:mod:`intervene.mapfile`, which also says what files of the
+older format "speechlens.causal_map/1" can and cannot be checked for). Unknown meta keys are
+kept in ``MapMeta.extra``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from tasks.atomic import atomic_path, write_json
-from tasks.errors import ConfigError, ModelLoadError
+from intervene.mapfile import FORMAT
+from tasks.errors import ConfigError
 from tasks.jsonio import to_jsonable
 
 __all__ = ["CausalMap", "MapMeta", "FORMAT"]
-
-FORMAT = "speechlens.causal_map/1"
-_ARRAYS = (
-    "values", "patched", "times_s", "per_pair", "per_pair_patched", "per_pair_clean",
-    "per_pair_corrupt", "spectrogram_clean", "spectrogram_corrupt",
-)
 
 
 @dataclass(frozen=True)
@@ -264,50 +259,25 @@ class CausalMap:
 
     # ------------------------------------------------------------ save/load
     def save(self, path) -> Path:
-        """Write ``path`` (.npz, arrays) and its .json (everything else); returns the .npz path."""
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_suffix(path.suffix + ".npz") if path.suffix not in ("", ".json") else path.with_suffix(".npz")
-        arrays = {k: np.asarray(getattr(self, k)) for k in _ARRAYS if getattr(self, k) is not None}
-        with atomic_path(path) as tmp:
-            np.savez_compressed(tmp, **arrays)
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        write_json(
-            path.with_suffix(".json"),
-            {
-                "format": FORMAT,
-                "dims": list(self.dims),
-                "coords": {k: [to_jsonable(v) for v in vals] for k, vals in self.coords.items()},
-                "clean_metric": float(self.clean_metric),
-                "corrupt_metric": float(self.corrupt_metric),
-                "meta": to_jsonable(self.meta.to_dict()),
-                "arrays": {"file": path.name, "sha256": digest, "names": sorted(arrays)},
-            },
-        )
-        return path
+        """Write ``path`` (.npz, arrays) and its .json (everything else, with a checksum over
+        both); returns the .npz path. See :func:`intervene.mapfile.save_map`."""
+        from intervene.mapfile import save_map
+
+        return save_map(self, path)
 
     @classmethod
     def load(cls, path) -> "CausalMap":
-        """Read a map written by :meth:`save` (give the .npz or the .json path)."""
-        path = Path(path)
-        npz, js = path.with_suffix(".npz"), path.with_suffix(".json")
-        if not js.is_file() or not npz.is_file():
-            raise ModelLoadError(f"causal map '{path}' is incomplete: need both {npz.name} and {js.name}")
-        info = json.loads(js.read_text())
-        if info.get("format") != FORMAT:
-            raise ModelLoadError(f"'{js}' is not a SpeechLens causal map (format {info.get('format')!r})")
-        if hashlib.sha256(npz.read_bytes()).hexdigest() != info["arrays"]["sha256"]:
-            raise ModelLoadError(f"'{npz}' does not match '{js}' (checksum); the pair of files is inconsistent")
-        with np.load(npz) as data:
-            arrays = {k: data[k] for k in data.files}
-        return cls(
-            dims=tuple(info["dims"]),
-            coords=info["coords"],
-            clean_metric=info["clean_metric"],
-            corrupt_metric=info["corrupt_metric"],
-            meta=info["meta"],
-            **arrays,
-        )
+        """Read a map written by :meth:`save` (give the .npz or the .json path), verified whole.
+
+        Raises
+        ------
+        ModelLoadError
+            Missing, truncated, changed or invalid files; the message names the file and the
+            field (see :func:`intervene.mapfile.load_map`).
+        """
+        from intervene.mapfile import load_map
+
+        return load_map(path)
 
     def plot(self, path=None, **kwargs):
         """Heatmap(s) under the clean clip's log-mel spectrogram; see :func:`intervene.app.plotting.plot_map`."""

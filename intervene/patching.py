@@ -21,10 +21,11 @@ from intervene.grid import UNITS, all_axis, frame_axis, parse_sites, row_axes, t
 from intervene.interventions import intervention_name
 from intervene.maps import CausalMap, MapMeta
 from intervene.methods import Patch
-from tasks.errors import ConfigError, unknown_name
+from tasks.checks import check_bool, check_int, check_real
+from tasks.errors import ConfigError, InterventionError, close_names, unknown_name
 from tasks.metrics import normalized_effect
 
-__all__ = ["patch", "patch_context", "METHODS", "pair_meta"]
+__all__ = ["patch", "patch_context", "check_options", "check_patch_kwargs", "PATCH_OPTIONS", "METHODS", "pair_meta"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,70 @@ def _progress(enabled: bool, total: int, desc: str):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit="cell", leave=False)
+
+
+MAX_IG_STEPS = 10_000
+"""Largest ``ig_steps`` accepted (each step is a forward and a backward pass)."""
+
+
+def check_options(*, window_ms=None, margin_ms=100.0, batch_size=None, context_frames=None, ig_steps=0,
+                  guards=True, progress=False, estimator=None, method=None) -> dict:
+    """The numeric and flag options of :func:`patch`, checked at the API edge (typed errors).
+
+    Returns them converted (``batch_size=2.0`` -> 2); ranges that depend on the model or the
+    clip (``context_frames`` against the clip) are checked once the pair is prepared.
+    """
+    if estimator is not None and not isinstance(estimator, str):
+        raise ConfigError(f"estimator ({estimator!r}) must be a name such as 'lookahead', 'atp' or 'ig'")
+    if method is not None and not isinstance(method, str):
+        raise ConfigError(f"method ({method!r}) must be a registered method name: {', '.join(methods.names())}")
+    return {
+        "window_ms": check_real("window_ms", window_ms, low=0, low_open=True, allow_none=True, unit="ms"),
+        "margin_ms": check_real("margin_ms", margin_ms, low=0, unit="ms"),
+        "batch_size": check_int("batch_size", batch_size, low=1, allow_none=True),
+        "context_frames": check_int("context_frames", context_frames, low=1, allow_none=True),
+        "ig_steps": check_int("ig_steps", ig_steps, low=0, high=MAX_IG_STEPS),
+        "guards": check_bool("guards", guards),
+        "progress": check_bool("progress", progress),
+    }
+
+
+PATCH_OPTIONS = ("unit", "window_ms", "margin_ms", "tokens", "method", "intervention", "guards", "batch_size",
+                 "context_frames", "estimator", "ig_steps")
+"""The options of :func:`patch` a sweep passes through to every pair (``**patch_kwargs``)."""
+
+
+def check_patch_kwargs(kwargs: dict, where: str = "sweep") -> None:
+    """Refuse unknown options and bad values in a sweep's ``**patch_kwargs`` before any pair is run."""
+    unknown = sorted(set(kwargs) - set(PATCH_OPTIONS))
+    if unknown:
+        hint = close_names(unknown[0], PATCH_OPTIONS)
+        raise ConfigError(f"{where}() got unknown option {unknown[0]!r}{hint} It passes these on to patch(): "
+                          f"{', '.join(PATCH_OPTIONS)}")
+    names = ("window_ms", "margin_ms", "batch_size", "context_frames", "ig_steps", "guards", "estimator", "method")
+    check_options(**{k: kwargs[k] for k in names if k in kwargs})
+
+
+def _check_context(ctx, context_frames) -> None:
+    """A truncated encoder context must still hold the whole clip (else its frames are cut off)."""
+    if context_frames is not None and context_frames < ctx.clip_frames:
+        raise ConfigError(
+            f"context_frames ({context_frames}) is shorter than the clip ({ctx.clip_frames} encoder frames = "
+            f"{ctx.duration_s:.2f} s); give context_frames >= {ctx.clip_frames} or leave it unset"
+        )
+
+
+def _check_metrics(metrics, n_cells: int, method_name: str) -> np.ndarray:
+    """Every cell measured, and measured as a finite number (never uninitialised memory)."""
+    out = np.asarray(metrics, dtype=np.float64)
+    if out.shape != (n_cells,):
+        raise InterventionError(f"method {method_name!r} returned {out.shape} metrics for {n_cells} cells; "
+                                "every cell must get exactly one metric")
+    bad = np.flatnonzero(~np.isfinite(out))
+    if bad.size:
+        raise InterventionError(f"method {method_name!r} gave no finite metric for {bad.size} of {n_cells} cells "
+                                f"(first: cell {int(bad[0])}); the map would hold invalid numbers")
+    return out
 
 
 def _unit(sites, unit):
@@ -148,7 +213,11 @@ def patch(
 
     Raises
     ------
-    PairError, ConfigError, CapabilityError, UnknownNameError, InterventionError, GuardError
+    ConfigError
+        A bad option: every number is checked for type, finiteness and range first
+        (``batch_size=2.5``, ``window_ms=nan``, ``margin_ms=-1``, ``context_frames`` shorter than
+        the clip, ...), ``sites=None``, a task without ``answers``/``readout``.
+    PairError, CapabilityError, UnknownNameError, InterventionError, GuardError
 
     Examples
     --------
@@ -158,6 +227,11 @@ def patch(
     >>> cmap.dims  # doctest: +SKIP
     ('layer', 'frame')
     """
+    check_options(window_ms=window_ms, margin_ms=margin_ms, batch_size=batch_size, context_frames=context_frames,
+                  ig_steps=ig_steps, guards=guards, progress=progress, estimator=estimator, method=method)
+    if sites is None:
+        raise ConfigError("sites (None) must name what to patch, e.g. model.sites('encoder', 'block_output') "
+                          "or 'encoder.block_output'")
     ctx = PairContext.build(model, task, pair, direction)
     return patch_context(ctx, sites, unit, window_ms=window_ms, span=span, margin_ms=margin_ms, tokens=tokens,
                          method=method, intervention=intervention, guards=guards, batch_size=batch_size,
@@ -170,6 +244,13 @@ def patch_context(ctx, sites, unit=None, *, window_ms=None, span="changed", marg
     """:func:`patch` on a pair already prepared as a :class:`~intervene.context.PairContext`
     (its plain-forward metrics, if already measured, are reused)."""
     model = ctx.model
+    checked = check_options(window_ms=window_ms, margin_ms=margin_ms, batch_size=batch_size,
+                            context_frames=context_frames, ig_steps=ig_steps, guards=guards, progress=progress,
+                            estimator=estimator, method=method)
+    window_ms, margin_ms, batch_size = checked["window_ms"], checked["margin_ms"], checked["batch_size"]
+    context_frames, ig_steps, guards, progress = (checked[k] for k in ("context_frames", "ig_steps", "guards",
+                                                                       "progress"))
+    _check_context(ctx, context_frames)
     given = {"batch_size": batch_size, "context_frames": context_frames, "estimator": estimator, "ig_steps": ig_steps}
     given = {k: v for k, v in given.items() if v is not None and not (k == "ig_steps" and v == 0)}
     sites = parse_sites(model, sites)
@@ -194,7 +275,8 @@ def patch_context(ctx, sites, unit=None, *, window_ms=None, span="changed", marg
     t2 = time.perf_counter()
     bar = _progress(progress, len(cells), f"patching {len(sites)} sites x {len(axis.groups)} columns")
     try:
-        metrics = runner.run(cells, bar).reshape(len(sites), len(axis.groups))
+        metrics = _check_metrics(runner.run(cells, bar), len(cells), method_cls.name).reshape(len(sites),
+                                                                                               len(axis.groups))
     finally:
         if bar is not None:
             bar.close()

@@ -18,6 +18,7 @@ from intervene.context import PairContext
 from intervene.interventions import resolve_intervention
 from intervene.methods.pyvene import build_intervenable, call, locations, representation
 from intervene.sites import Site
+from tasks.checks import check_int, check_span
 from tasks.errors import ConfigError, InterventionError, PairError
 from tasks.metrics import normalized_effect
 
@@ -39,13 +40,29 @@ class Intervention:
     times_s: tuple | None = None
     kind: object = "interchange"
 
+    def __post_init__(self):
+        if not isinstance(self.site, (str, Site)):
+            raise ConfigError(f"Intervention site ({self.site!r}) must be a Site or a key such as "
+                              "'encoder.0.block_output'")
+        if self.positions is not None and self.times_s is not None:
+            raise ConfigError("give positions or times_s, not both")
+        if self.positions is not None:
+            if isinstance(self.positions, (str, bytes, dict)) or not hasattr(self.positions, "__iter__"):
+                raise ConfigError(f"positions ({self.positions!r}) must be a list of position indices (ints)")
+            positions = [check_int(f"positions[{i}]", p, low=0) for i, p in enumerate(self.positions)]
+            if not positions:
+                raise ConfigError("positions ([]) is empty; give at least one position, or None for every position")
+            self.positions = positions
+        if self.times_s is not None:
+            self.times_s = check_span("times_s", self.times_s)
+
     def resolve_positions(self, model, site: Site, seq_len: int) -> list:
         if self.positions is not None and self.times_s is not None:
             raise ConfigError("give positions or times_s, not both")
         if self.times_s is not None:
             if site.stream != "encoder":
                 raise ConfigError("times_s selects encoder frames; give positions for decoder sites")
-            lo, hi = float(self.times_s[0]), float(self.times_s[1])
+            lo, hi = check_span("times_s", self.times_s)
             first, last = int(math.floor(lo / model.frame_s)), int(math.ceil(hi / model.frame_s))
             if not (0 <= first < last <= seq_len):
                 raise InterventionError(f"times_s {self.times_s} lies outside the encoder's {seq_len * model.frame_s:g} s")
@@ -88,8 +105,14 @@ def intervene(model, task, pair, interventions, direction: str = "denoise") -> I
     """
     if isinstance(interventions, Intervention):
         interventions = [interventions]
+    if isinstance(interventions, (str, bytes, dict)) or not hasattr(interventions, "__iter__"):
+        raise ConfigError(f"interventions ({interventions!r:.80}) must be an Intervention or a list of them")
+    interventions = list(interventions)
     if not interventions:
         raise ConfigError("interventions is empty; give at least one Intervention")
+    for i, iv in enumerate(interventions):
+        if not isinstance(iv, Intervention):
+            raise ConfigError(f"interventions[{i}] ({iv!r:.80}) must be an intervene.Intervention")
     ctx = PairContext.build(model, task, pair, direction)
     reps, locs, needs = [], [], set()
     rows = 1 if ctx.readout.decoder_input_ids is None else int(ctx.readout.decoder_input_ids.shape[0])

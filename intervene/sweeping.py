@@ -21,7 +21,7 @@ import numpy as np
 
 from intervene.context import PairContext
 from intervene.maps import CausalMap
-from intervene.patching import patch_context
+from intervene.patching import check_patch_kwargs, patch_context
 from intervene.workstore import WorkStore, make_key
 from tasks.errors import ConfigError, PairError
 
@@ -124,6 +124,9 @@ def sweep_pairs(model, task, pairs: Iterable, sites, *, span="changed", min_gap:
         Everything else :func:`intervene.patch` takes (unit, window_ms, method, ...).
     """
     min_gap = _check_min_gap(min_gap)
+    check_patch_kwargs(patch_kwargs, "sweep_pairs")
+    if pairs is None or isinstance(pairs, (str, bytes, dict)) or not hasattr(pairs, "__iter__"):
+        raise ConfigError(f"pairs ({pairs!r:.80}) must be an iterable of MinimalPair")
     n_hint = len(pairs) if hasattr(pairs, "__len__") else None
     span_of = _spans(span, n_hint)
     settings = {"sites": [getattr(s, "key", s) for s in (sites if isinstance(sites, (list, tuple)) else [sites])],

@@ -10,7 +10,8 @@ espeak-ng keeps synthesis state in function-static C variables (the pitch-flutte
 ``espeak_Terminate`` does not reset them, so the same text spoken twice in one process
 differs by a few samples. The one reliable way to get bit-identical audio is a library whose
 static data is freshly initialised: every :func:`synthesize` call ``dlopen``\\ s a private
-copy of ``libespeak-ng.so`` (copied once, lazily, into a temporary folder), initialises it,
+copy of ``libespeak-ng.so`` (copied once per library content into the cache folder,
+``<cache>/espeak/<sha256>/``; see :func:`_library_copy`), initialises it,
 synthesizes, terminates it and ``dlclose``\\ s it. This costs about 7 ms per call. The private
 copy also keeps SpeechLens apart from any other user of the same library in the process.
 
@@ -24,16 +25,23 @@ from __future__ import annotations
 import atexit
 import ctypes
 import functools
+import hashlib
+import logging
 import os
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from tasks.atomic import atomic_path
+from tasks.cachedir import cache_root
 from tasks.errors import ModelLoadError, UnknownNameError
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["LOCK", "RawSpeech", "WordEvent", "synthesize", "language_names", "variant_names"]
 
@@ -131,25 +139,63 @@ def _data_path() -> Path:
         ) from exc
 
 
+def _installed_library() -> Path:
+    try:
+        import espeakng_loader
+
+        source = Path(espeakng_loader.get_library_path())
+    except (ImportError, RuntimeError) as exc:
+        raise ModelLoadError(
+            f"cannot find libespeak-ng ({exc}); install the PyPI package 'espeakng-loader'"
+        ) from exc
+    if not source.is_file():
+        raise ModelLoadError(f"libespeak-ng '{source}' does not exist; reinstall 'espeakng-loader'")
+    return source
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _cached_copy(source: Path, digest: str) -> Path:
+    """The one cached copy of ``source``, keyed by its content: ``<cache>/espeak/<sha256>/<name>``.
+
+    Written atomically (a temporary file beside it, then a rename), so a process killed while
+    copying leaves at most a ``.part`` file that the next copy replaces, and processes that
+    copy at the same time each rename a complete file into place. A copy whose content does
+    not match its key (damaged on disk) is replaced.
+    """
+    target = cache_root() / "espeak" / digest[:32] / source.name
+    if target.is_file() and target.stat().st_size == source.stat().st_size and _sha256(target) == digest:
+        return target
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+    for part in target.parent.glob(f".{source.name}.*.part*"):  # left by copies killed mid-way
+        if part.stat().st_mtime < time.time() - 3600:
+            part.unlink(missing_ok=True)
+    return target
+
+
 def _library_copy() -> Path:
-    """Copy libespeak-ng once into a private temporary folder (removed at exit)."""
+    """The private copy of libespeak-ng this process loads (found or made once per process).
+
+    One copy per library content is kept in the cache folder (:func:`tasks.cachedir.cache_root`),
+    not one per process in the temporary folder: a process killed with SIGKILL cannot clean up
+    after itself, and every such kill used to leave a 650 KB copy behind. Where the cache
+    cannot be written, a temporary folder (removed at exit) is used as before.
+    """
     global _private_library
     if _private_library is None:
+        source = _installed_library()
         try:
-            import espeakng_loader
-
-            source = Path(espeakng_loader.get_library_path())
-        except (ImportError, RuntimeError) as exc:
-            raise ModelLoadError(
-                f"cannot find libespeak-ng ({exc}); install the PyPI package 'espeakng-loader'"
-            ) from exc
-        if not source.is_file():
-            raise ModelLoadError(f"libespeak-ng '{source}' does not exist; reinstall 'espeakng-loader'")
-        folder = Path(tempfile.mkdtemp(prefix="speechlens-espeak-"))
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
-        target = folder / source.name
-        shutil.copyfile(source, target)
-        _private_library = target
+            _private_library = _cached_copy(source, _sha256(source))
+        except OSError as exc:
+            logger.warning("cannot keep libespeak-ng in the cache (%s); using a temporary copy", exc)
+            folder = Path(tempfile.mkdtemp(prefix="speechlens-espeak-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            target = folder / source.name
+            shutil.copyfile(source, target)
+            _private_library = target
     return _private_library
 
 

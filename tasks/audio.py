@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import struct
 import warnings
 from fractions import Fraction
 from pathlib import Path
@@ -19,12 +21,17 @@ import numpy as np
 from tasks.atomic import atomic_path
 from tasks.errors import AudioError, ConfigError
 
-__all__ = ["SAMPLE_RATE", "prepare_audio", "resample", "read_wav", "write_wav", "check_sample_rate"]
+__all__ = ["SAMPLE_RATE", "prepare_audio", "resample", "read_wav", "write_wav", "check_sample_rate",
+           "wav_truncation", "AudioWarning"]
 
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 """The rate every model and corruption in SpeechLens works at, in Hz."""
+
+
+class AudioWarning(UserWarning):
+    """Audio that can be used but may not be what was meant (a truncated file, down-mixed channels)."""
 
 
 def check_sample_rate(sample_rate, name: str = "sample_rate") -> int:
@@ -62,6 +69,7 @@ def _to_mono(audio: np.ndarray, name: str) -> np.ndarray:
             )
         warnings.warn(
             f"{name} has {audio.shape[axis]} channels; down-mixing to mono by averaging",
+            AudioWarning,
             stacklevel=3,
         )
         return audio.mean(axis=axis)
@@ -111,9 +119,13 @@ def prepare_audio(
     arr = np.asarray(audio)
     if arr.dtype.kind not in "fiu":
         raise AudioError(f"{name} has dtype {arr.dtype}; expected floating-point samples")
-    if arr.dtype.kind in "iu":
-        # Integer PCM: scale to [-1, 1) as soundfile does.
-        arr = arr.astype(np.float32) / float(np.iinfo(arr.dtype).max + 1)
+    if arr.dtype.kind == "i":
+        # Signed integer PCM: scale to [-1, 1) as soundfile does.
+        arr = arr.astype(np.float64) / float(np.iinfo(arr.dtype).max + 1)
+    elif arr.dtype.kind == "u":
+        # Unsigned PCM is offset-binary (8-bit WAV): the midpoint is silence, so centre it first.
+        half = float(np.iinfo(arr.dtype).max + 1) / 2.0
+        arr = (arr.astype(np.float64) - half) / half
     arr = _to_mono(arr, name)
     if arr.size == 0:
         raise AudioError(f"{name} is empty (0 samples); give at least one sample of audio")
@@ -132,17 +144,67 @@ def prepare_audio(
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
-def read_wav(path, *, target_rate: int = SAMPLE_RATE, max_duration_s: float | None = None) -> np.ndarray:
-    """Read a sound file as float32 mono at ``target_rate`` (resampling and down-mixing)."""
+def wav_truncation(path) -> tuple[int, int] | None:
+    """``(declared, present)`` data bytes of a RIFF/WAVE file whose data chunk is cut short, else None.
+
+    libsndfile reads a truncated WAV without complaint (it shortens the clip to the bytes
+    present), so a copy cut off by a full disk or a killed download would load as a shorter
+    clip. The header still says how long the data should be; this compares the two.
+    Files that are not RIFF/WAVE, and streamed WAVs whose header leaves the size unset, give None.
+    """
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        size = os.fstat(f.fileno()).st_size
+        pos = 12
+        while pos + 8 <= size:
+            f.seek(pos)
+            chunk = f.read(8)
+            cid, n = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if cid == b"data":
+                present = size - pos - 8
+                if n in (0, 0xFFFFFFFF):  # size left unset by a streaming writer
+                    return None
+                return (n, present) if present < n else None
+            pos += 8 + n + (n & 1)
+    return None
+
+
+def read_wav(path, *, target_rate: int = SAMPLE_RATE, max_duration_s: float | None = None,
+             truncated: str = "warn") -> np.ndarray:
+    """Read a sound file as float32 mono at ``target_rate`` (resampling and down-mixing).
+
+    Parameters
+    ----------
+    truncated : {"warn", "error"}
+        What to do with a WAV file whose data is cut short (see :func:`wav_truncation`):
+        read what is there with an :class:`AudioWarning` naming the file, or raise AudioError.
+
+    Raises
+    ------
+    AudioError
+        The file is missing or unreadable, or truncated with ``truncated="error"``.
+    """
     import soundfile as sf
 
+    if truncated not in ("warn", "error"):
+        raise ConfigError(f"truncated ({truncated!r}) must be 'warn' or 'error'")
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"audio file '{path}' does not exist")
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=False)
-    except RuntimeError as exc:  # soundfile raises LibsndfileError(RuntimeError)
+    except (RuntimeError, sf.SoundFileError) as exc:  # soundfile raises LibsndfileError(RuntimeError)
         raise AudioError(f"cannot read audio file '{path}': {exc}") from exc
+    cut = wav_truncation(path)
+    if cut is not None:
+        message = (f"audio file '{path}' is truncated: its header declares {cut[0]} bytes of audio but only "
+                   f"{cut[1]} are present ({100.0 * cut[1] / cut[0]:.1f}%); the clip is shorter than recorded")
+        if truncated == "error":
+            raise AudioError(message)
+        warnings.warn(message, AudioWarning, stacklevel=2)
+        logger.warning(message)
     return prepare_audio(data, rate, target_rate=target_rate, name=f"'{path}'", max_duration_s=max_duration_s)
 
 

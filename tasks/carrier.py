@@ -42,6 +42,8 @@ class CarrierTask(KeywordTask):
 
     def __post_init__(self):
         super().__post_init__()
+        if not isinstance(self.template, str):
+            raise ConfigError(f"template ({self.template!r}) must be a string with '{{word}}' where the keyword goes")
         if self.template.count("{word}") != 1:
             raise ConfigError(f"template ({self.template!r}) must contain '{{word}}' exactly once")
         if not self.template.split("{word}")[0].strip():
@@ -51,7 +53,10 @@ class CarrierTask(KeywordTask):
         return {"kind": self.name, "words": list(self.words), "template": self.template}
 
     def sentence(self, word: str) -> str:
-        return self.template.format(word=word)
+        """The template with ``word`` in place (other braces in the template are kept as written)."""
+        if not isinstance(word, str) or not word.strip():
+            raise ConfigError(f"word ({word!r}) must be a non-empty string")
+        return self.template.replace("{word}", word.strip())
 
     def carrier_prefix_text(self) -> str:
         """The words before the keyword as Whisper writes them: capitalised, leading space."""

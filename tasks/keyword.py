@@ -22,10 +22,30 @@ import torch
 from tasks.errors import ConfigError
 from tasks.readout import Readout, classifier_readout, decoder_readout
 
-__all__ = ["KeywordTask", "Evaluation", "SPEECH_COMMANDS_CORE"]
+__all__ = ["KeywordTask", "Evaluation", "SPEECH_COMMANDS_CORE", "check_words"]
 
 SPEECH_COMMANDS_CORE = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 """The ten core command words of Speech Commands."""
+
+
+def check_words(words, name: str = "words") -> tuple:
+    """``words`` as a tuple of stripped lower-case strings; typed errors for a lone string or non-strings."""
+    if isinstance(words, (str, bytes)):
+        raise ConfigError(f"{name} ({words!r}) must be a list of words such as ['yes', 'no'], not a single string")
+    if isinstance(words, dict) or not hasattr(words, "__iter__"):
+        raise ConfigError(f"{name} ({words!r}) must be a list of words such as ['yes', 'no']")
+    words = list(words)
+    for i, w in enumerate(words):
+        if not isinstance(w, str):
+            raise ConfigError(f"{name}[{i}] ({w!r}) must be a string; {name} is {words!r}")
+    return tuple(w.strip().lower() for w in words)
+
+
+def _answer(value, label: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"pair.{label} ({value!r}) must be the word the clip says; this pair does not name one "
+                          "(build it from a clip whose words are known, e.g. tasks.speak('yes'))")
+    return value.strip().lower()
 
 
 @dataclass
@@ -56,7 +76,16 @@ class KeywordTask:
     Parameters
     ----------
     words : sequence of str
-        The label words (default: the ten Speech Commands core words).
+        The label words (default: the ten Speech Commands core words): a list or tuple of at
+        least two distinct non-empty strings, compared lower-case. A single string is refused
+        (``KeywordTask("yes")`` would otherwise be the letters 'y', 'e', 's'), and so is any
+        item that is not a string (``None`` would otherwise become the word 'none').
+
+    Raises
+    ------
+    ConfigError
+        ``words`` is a string or not a sequence, holds a non-string, an empty word or a
+        duplicate, or fewer than two words.
 
     Examples
     --------
@@ -69,7 +98,7 @@ class KeywordTask:
     name: str = field(default="keyword", init=False)
 
     def __post_init__(self):
-        words = tuple(str(w).strip().lower() for w in self.words)
+        words = check_words(self.words)
         if len(words) < 2:
             raise ConfigError(f"words ({list(self.words)!r}) must hold at least two label words")
         if any(not w for w in words) or len(set(words)) != len(words):
@@ -86,8 +115,8 @@ class KeywordTask:
 
     def readout(self, model, clean_answer: str, corrupt_answer: str | None = None) -> Readout:
         """The readout for a pair whose answers are ``clean_answer`` / ``corrupt_answer``."""
-        clean_answer = str(clean_answer).lower()
-        corrupt_answer = None if corrupt_answer is None else str(corrupt_answer).lower()
+        clean_answer = _answer(clean_answer, "clean_answer")
+        corrupt_answer = None if corrupt_answer is None else _answer(corrupt_answer, "corrupt_answer")
         if getattr(model, "has_decoder", False):
             r = decoder_readout(model.tokenizer, self.prefix_ids(model), self.words, clean_answer, corrupt_answer,
                                 eot_id=model.eot_id)
@@ -140,4 +169,6 @@ class KeywordTask:
     # ------------------------------------------------------------- pairs
     def answers(self, pair) -> tuple[str, str]:
         """The (clean, corrupt) answers of a minimal pair."""
-        return str(pair.clean_answer).lower(), str(pair.corrupt_answer or pair.clean_answer).lower()
+        clean = _answer(getattr(pair, "clean_answer", None), "clean_answer")
+        corrupt = getattr(pair, "corrupt_answer", None)
+        return clean, clean if corrupt is None else _answer(corrupt, "corrupt_answer")

@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 import numbers
 import string
+import unicodedata
 
 import numpy as np
 
@@ -157,9 +158,33 @@ def _check_int(name: str, value, low: int, high: int, unit: str) -> int:
     return int(value)
 
 
+_ALLOWED_CONTROLS = "\t\n\r"
+_REFUSED_CATEGORIES = {
+    "Cc": "a control character",
+    "Cf": "an invisible format character",
+    "Cs": "a lone surrogate (not valid Unicode text)",
+    "Co": "a private-use character",
+    "Cn": "an unassigned code point",
+}
+
+
 def _check_text(text) -> str:
+    """The text to speak, stripped; ConfigError for text whose spoken words would not match its labels.
+
+    espeak-ng reads C strings: a NUL ends the text early (``"yes\\x00no"`` says "yes" but its
+    word span would be labelled 'yes\\x00no'), and lone surrogates cannot be encoded at all.
+    Control, invisible-format, private-use and unassigned characters are refused (tab, newline
+    and carriage return are allowed: they are whitespace).
+    """
     if not isinstance(text, str):
         raise ConfigError(f"text ({text!r}) must be a string")
+    for i, ch in enumerate(text):
+        what = _REFUSED_CATEGORIES.get(unicodedata.category(ch))
+        if what is not None and ch not in _ALLOWED_CONTROLS:
+            raise ConfigError(
+                f"text ({text!r}) holds {what}, U+{ord(ch):04X}, at position {i}; "
+                "the synthesizer would not say what the word labels say: remove it"
+            )
     if not text.strip():
         raise ConfigError(f"text ({text!r}) is empty; give at least one word to speak")
     return text.strip()
@@ -252,8 +277,9 @@ def speak(text: str, voice: str = "en-us", rate: int = 175, pitch: int = 50) -> 
     Raises
     ------
     ConfigError
-        Empty text, or ``rate`` / ``pitch`` out of range or not whole numbers, or text that
-        gives no audible speech.
+        Empty text, text holding control characters (NUL, ...), lone surrogates or other
+        characters that are not speakable text, ``rate`` / ``pitch`` out of range or not whole
+        numbers, or text that gives no audible speech.
     UnknownNameError
         An unknown voice or variant (the message lists close names).
     ModelLoadError

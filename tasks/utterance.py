@@ -13,9 +13,34 @@ from typing import NamedTuple
 import numpy as np
 
 from tasks.audio import SAMPLE_RATE, check_sample_rate
+from tasks.checks import check_real
 from tasks.errors import AudioError, ConfigError, UnknownNameError
 
-__all__ = ["WordSpan", "Utterance", "find_word"]
+__all__ = ["WordSpan", "Utterance", "find_word", "check_word_spans", "MAX_PADDED_S"]
+
+MAX_PADDED_S = 3600.0
+"""Longest clip :meth:`Utterance.padded` makes, in seconds (a typo such as 1e9 would exhaust memory)."""
+_SPAN_SLACK_S = 1e-3  # spans computed from sample indices may pass the clip's end by rounding
+
+
+def check_word_spans(words, duration_s: float | None = None, name: str = "words") -> tuple:
+    """``words`` as WordSpans: each ``(word: str, start_s, end_s)`` with finite
+    ``0 <= start_s <= end_s`` (``<= duration_s`` when given). ConfigError otherwise."""
+    if isinstance(words, (str, bytes)) or not hasattr(words, "__iter__"):
+        raise ConfigError(f"{name} ({words!r:.80}) must be a list of (word, start_s, end_s)")
+    spans = []
+    for i, item in enumerate(words):
+        if isinstance(item, (str, bytes)) or not hasattr(item, "__len__") or len(item) != 3:
+            raise ConfigError(f"{name}[{i}] ({item!r:.80}) must be a (word, start_s, end_s) triple")
+        word, start, end = item
+        if not isinstance(word, str):
+            raise ConfigError(f"{name}[{i}] word ({word!r}) must be a string")
+        start = check_real(f"{name}[{i}] start_s", start, low=0, unit="s")
+        end = check_real(f"{name}[{i}] end_s", end, low=start, unit="s")
+        if duration_s is not None and end > duration_s + _SPAN_SLACK_S:
+            raise ConfigError(f"{name}[{i}] ({word!r}, {start:g}, {end:g}) ends after the clip ({duration_s:g} s)")
+        spans.append(WordSpan(word, start, end))
+    return tuple(spans)
 
 
 class WordSpan(NamedTuple):
@@ -87,11 +112,8 @@ class Utterance:
             audio = audio.astype(np.float32)
         object.__setattr__(self, "audio", audio)
         object.__setattr__(self, "sample_rate", check_sample_rate(self.sample_rate))
-        spans = tuple(WordSpan(str(w), float(s), float(e)) for w, s, e in self.words)
-        for span in spans:
-            if not (0.0 <= span.start_s <= span.end_s):
-                raise ConfigError(f"word span {span} must have 0 <= start_s <= end_s")
-        object.__setattr__(self, "words", spans)
+        duration_s = audio.shape[0] / self.sample_rate
+        object.__setattr__(self, "words", check_word_spans(self.words, duration_s, "Utterance.words"))
 
     @property
     def duration_s(self) -> float:
@@ -111,8 +133,11 @@ class Utterance:
         Raises
         ------
         ConfigError
-            The speech does not fit at that onset.
+            ``duration_s`` not a finite number in (0, MAX_PADDED_S], ``onset_s`` not a finite
+            number >= 0, or the speech does not fit at that onset.
         """
+        duration_s = check_real("duration_s", duration_s, low=0, low_open=True, high=MAX_PADDED_S, unit="s")
+        onset_s = check_real("onset_s", onset_s, low=0, allow_none=True, unit="s")
         n = int(round(duration_s * self.sample_rate))
         first = self.words[0].start_s if self.words else 0.0
         last = self.words[-1].end_s if self.words else self.duration_s

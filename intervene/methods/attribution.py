@@ -127,7 +127,7 @@ def attribution_scores(ctx, sites, ig_steps: int = 0, runner=None):
 
 def _atp_deltas(ctx, sites, groups, ig_steps, runner):
     scores, base_metric, source_metric = attribution_scores(ctx, sites, ig_steps, runner)
-    out = np.empty((len(sites), len(groups)))
+    out = np.full((len(sites), len(groups)), np.nan)
     for i, s in enumerate(sites):
         per_pos = scores[s]
         for j, g in enumerate(groups):
@@ -191,7 +191,7 @@ class AttributionMethod(Method):
         model = self.model
         ahead = [i for i, s in enumerate(sites) if self.estimator == "lookahead" and model.lookahead_covers(s)]
         rest = [i for i in range(len(sites)) if i not in ahead]
-        deltas = np.empty((len(sites), len(groups)))
+        deltas = np.full((len(sites), len(groups)), np.nan)
         base_metric = source_metric = None
         if ahead:
             deltas[ahead], base_metric, source_metric = model.lookahead(self.ctx, [sites[i] for i in ahead], groups,

@@ -123,7 +123,7 @@ class ExactMethod(Method):
 
     def run(self, cells: list, progress=None) -> np.ndarray:
         self.runner.prepare(list({p.site for cell in cells for p in cell}))
-        out = np.empty(len(cells))
+        out = np.full(len(cells), np.nan)  # a cell left unmeasured stays NaN (patch refuses it), never garbage
         order = sorted(range(len(cells)), key=lambda i: self.runner.order_key(cells[i]))
         for k in range(0, len(order), self.batch_size):
             idx = order[k : k + self.batch_size]

@@ -128,7 +128,7 @@ class PyveneMethod(Method):
         return call(self.model, self._iv(patches), self.base, sources, locs)
 
     def run(self, cells: list, progress=None) -> np.ndarray:
-        out = np.empty(len(cells))
+        out = np.full(len(cells), np.nan)  # a cell left unmeasured stays NaN (patch refuses it), never garbage
         for i, cell in enumerate(cells):
             out[i] = float(self.ctx.readout.metric(self.run_cell(cell)))
             if progress is not None:

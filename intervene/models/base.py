@@ -28,13 +28,36 @@ logger = logging.getLogger(__name__)
 
 
 def default_device(device=None) -> torch.device:
-    """``device`` if given, else CUDA when available, else the CPU."""
+    """``device`` if given, else CUDA when available, else the CPU.
+
+    Raises
+    ------
+    ConfigError
+        Not a device name, or a device this machine does not have (``"cuda"`` without a GPU,
+        ``"cuda:3"`` with two GPUs, ``"mps"`` off Apple silicon): the message says which exist.
+    """
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(device, (str, torch.device)):
+        raise ConfigError(f"device ({device!r}) must be a device name such as 'cpu' or 'cuda:0'")
     try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as exc:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
         raise ConfigError(f"device ({device!r}) is not a torch device such as 'cpu' or 'cuda:0'") from exc
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(f"device ({device!r}) needs a CUDA GPU, and torch finds none on this machine; "
+                              "use device='cpu' (or leave device unset)")
+        if dev.index is not None and dev.index >= count:
+            raise ConfigError(f"device ({device!r}): this machine has {count} CUDA GPU(s), cuda:0..cuda:{count - 1}")
+    elif dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ConfigError(f"device ({device!r}) needs Apple's MPS backend, which is not available here; use 'cpu'")
+    elif dev.type not in ("cpu", "meta"):
+        raise ConfigError(f"device ({device!r}): SpeechLens runs on 'cpu', 'cuda[:N]' or 'mps'")
+    return dev
 
 
 @dataclass(frozen=True)

@@ -13,24 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 
 from tasks.atomic import atomic_path, write_json
+from tasks.cachedir import cache_root
 
 __all__ = ["cache_root", "entry_dir", "load_entry", "save_entry"]
 
 logger = logging.getLogger(__name__)
 
 _FORMAT = 1
-
-
-def cache_root() -> Path:
-    """Where SpeechLens keeps converted models (SPEECHLENS_CACHE overrides XDG_CACHE_HOME)."""
-    if os.environ.get("SPEECHLENS_CACHE"):
-        return Path(os.environ["SPEECHLENS_CACHE"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg).expanduser() / "speechlens"
 
 
 def fingerprint(files) -> str:

@@ -254,11 +254,29 @@ def convert_whisper(m: CT2Model) -> dict[str, np.ndarray]:
     return sd
 
 
+def _json_object(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ModelLoadError(f"'{path}' is not a readable JSON file ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ModelLoadError(f"'{path}' holds a JSON {type(data).__name__}; it must be a JSON object")
+    return data
+
+
 def read_folder_json(folder: Path) -> tuple[dict, dict]:
-    """The folder's config.json (may be absent) and tokenizer.json."""
+    """The folder's config.json (may be absent) and tokenizer.json (ModelLoadError naming a bad file)."""
     folder = Path(folder)
-    config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").is_file() else {}
+    config = _json_object(folder / "config.json") if (folder / "config.json").is_file() else {}
     tok_path = folder / "tokenizer.json"
     if not tok_path.is_file():
         raise ModelLoadError(f"'{folder}' has no tokenizer.json; a CTranslate2 Whisper folder needs one")
-    return config, json.loads(tok_path.read_text())
+    tokenizer = _json_object(tok_path)
+    added = tokenizer.get("added_tokens", [])
+    if not isinstance(added, list) or not all(isinstance(t, dict) and "content" in t and "id" in t for t in added):
+        raise ModelLoadError(f"'{tok_path}' field 'added_tokens' must be a list of {{'content', 'id'}} objects")
+    for key in ("suppress_ids", "suppress_ids_begin"):
+        ids = config.get(key, [])
+        if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            raise ModelLoadError(f"'{folder / 'config.json'}' field {key!r} ({ids!r:.60}) must be a list of token ids")
+    return config, tokenizer

@@ -24,7 +24,7 @@ from intervene.models.ctranslate2 import (
     whisper_config,
 )
 from intervene.models.whisper import WhisperSpeechModel
-from tasks.errors import ModelLoadError, close_names
+from tasks.errors import ConfigError, ModelLoadError, close_names
 
 __all__ = ["BUNDLED", "BundledModel", "load_model", "known_models"]
 
@@ -126,9 +126,37 @@ def _whisper_from_ct2(name: str, folder: Path, parts: list[Path], device) -> Whi
     return WhisperSpeechModel(model, name, _load_tokenizer(folder), device=device)
 
 
+def _read_config(path: Path) -> dict:
+    """``path/config.json`` as a dict (ModelLoadError naming the file and what is wrong)."""
+    file = path / "config.json"
+    try:
+        config = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ModelLoadError(f"'{file}' is not a readable JSON file ({exc}); it must be a transformers config") from exc
+    if not isinstance(config, dict):
+        raise ModelLoadError(f"'{file}' holds a JSON {type(config).__name__}; a transformers config is an object")
+    model_type = config.get("model_type")
+    if not isinstance(model_type, str):
+        raise ModelLoadError(f"'{file}' field 'model_type' ({model_type!r}) must be a string such as 'whisper', "
+                             "'wav2vec2' or 'hubert'")
+    archs = config.get("architectures")
+    if archs is not None and (not isinstance(archs, list) or not all(isinstance(a, str) for a in archs)):
+        raise ModelLoadError(f"'{file}' field 'architectures' ({archs!r:.80}) must be a list of class names")
+    return config
+
+
+def _from_pretrained(cls, path: Path):
+    """``cls.from_pretrained(path)`` offline; ModelLoadError naming the folder if it cannot be read."""
+    try:
+        return cls.from_pretrained(str(path), local_files_only=True)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError, IndexError) as exc:
+        raise ModelLoadError(f"cannot load the {cls.__name__} checkpoint in '{path}': {type(exc).__name__}: "
+                             f"{str(exc)[:300]}") from exc
+
+
 def _from_transformers_dir(path: Path, device) -> SpeechModel:
     """A local transformers checkpoint of Whisper, Wav2Vec2 or HuBERT."""
-    config = json.loads((path / "config.json").read_text())
+    config = _read_config(path)
     model_type = config.get("model_type")
     archs = config.get("architectures") or []
     import transformers
@@ -136,7 +164,7 @@ def _from_transformers_dir(path: Path, device) -> SpeechModel:
     if model_type == "whisper":
         from transformers import WhisperForConditionalGeneration
 
-        model = WhisperForConditionalGeneration.from_pretrained(str(path), local_files_only=True)
+        model = _from_pretrained(WhisperForConditionalGeneration, path)
         tok_dir = path if (path / "tokenizer.json").is_file() else None
         if tok_dir is None:
             raise ModelLoadError(f"Whisper checkpoint '{path}' has no tokenizer.json; SpeechLens needs it for prompts")
@@ -148,11 +176,21 @@ def _from_transformers_dir(path: Path, device) -> SpeechModel:
         cls_name = next((a for a in archs if a.startswith(prefix)), f"{prefix}Model")
         if cls_name not in (f"{prefix}Model", f"{prefix}ForCTC", f"{prefix}ForSequenceClassification"):
             cls_name = f"{prefix}Model"
-        model = getattr(transformers, cls_name).from_pretrained(str(path), local_files_only=True)
+        model = _from_pretrained(getattr(transformers, cls_name), path)
         return Wav2Vec2SpeechModel(model, str(path), model_type, folder=path, device=device)
     raise ModelLoadError(
         f"'{path}' holds a {model_type!r} checkpoint; SpeechLens loads whisper, wav2vec2 and hubert"
     )
+
+
+def _ct2_folder(path: Path, device) -> SpeechModel:
+    """A CTranslate2 Whisper folder; whatever in it cannot be parsed becomes a ModelLoadError naming the folder."""
+    try:
+        return _whisper_from_ct2(str(path), path, [path / "model.bin"], device)
+    except (KeyError, IndexError, ValueError, TypeError, UnicodeDecodeError, AttributeError) as exc:
+        raise ModelLoadError(f"'{path}' is not a usable CTranslate2 Whisper folder ({type(exc).__name__}: "
+                             f"{str(exc)[:200]}); it needs model.bin, config.json and tokenizer.json as "
+                             "faster-whisper writes them") from exc
 
 
 def load_model(name_or_path, device=None) -> SpeechModel:
@@ -176,7 +214,10 @@ def load_model(name_or_path, device=None) -> SpeechModel:
     UnknownNameError
         Not a bundled name and not an existing folder (the message lists the known names).
     ModelLoadError
-        A package or file is missing or unreadable.
+        A package or file is missing or unreadable (an invalid config.json, a truncated
+        model.bin, weights that do not fit the config), named in the message.
+    ConfigError
+        ``device`` is not a device this machine has (``"cuda"`` without a GPU).
 
     Examples
     --------
@@ -189,13 +230,16 @@ def load_model(name_or_path, device=None) -> SpeechModel:
 
     device = default_device(device)
     name = str(name_or_path)
+    if not isinstance(name_or_path, (str, Path)):
+        raise ConfigError(f"name_or_path ({name_or_path!r:.80}) must be a model name such as 'whisper-tiny.en' "
+                          "or a folder path")
     if name in BUNDLED:
         folder, parts = BUNDLED[name].locate()
         return _whisper_from_ct2(name, folder, parts, device)
     path = Path(name).expanduser()
     if path.is_dir():
         if is_ct2_whisper_dir(path):
-            return _whisper_from_ct2(str(path), path, [path / "model.bin"], device)
+            return _ct2_folder(path, device)
         if (path / "config.json").is_file():
             return _from_transformers_dir(path, device)
         raise ModelLoadError(

@@ -281,7 +281,7 @@ def lookahead_scores(ctx, sites, groups, runner):
     sets = [list(range(runner.context_frames)) if g is None else [int(p) for p in g] for g in groups]
     small = [i for i, g in enumerate(sets) if len(g) <= _INCREMENTAL_MAX]
     batches = [b for b in (small, [i for i in range(len(sets)) if i not in set(small)]) if b]
-    out = np.empty((len(sites), len(groups)))
+    out = np.full((len(sites), len(groups)), np.nan)
     with torch.no_grad():
         for cols in batches:  # small groups share the O(positions) update; large ones recompute attention
             pos, mask = _padded([sets[i] for i in cols], model.device)
