@@ -132,5 +132,10 @@ def save_tiny_whisper(model, folder) -> Path:
 
 
 def no_hooks(model) -> bool:
-    """True when no forward (pre-)hook is left on any module of ``model``."""
-    return all(not m._forward_hooks and not m._forward_pre_hooks for m in model.model.modules())
+    """True when no forward (pre-)hook is left on any module of ``model`` but transformers' own
+    (transformers 5 installs output-capturing hooks on some layers at their first forward)."""
+
+    def foreign(hooks: dict) -> list:
+        return [h for h in hooks.values() if not getattr(h, "__module__", "").startswith("transformers.")]
+
+    return all(not foreign(m._forward_hooks) and not foreign(m._forward_pre_hooks) for m in model.model.modules())
