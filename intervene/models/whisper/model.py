@@ -21,6 +21,8 @@ the clip; a 1 s clip occupies encoder frames 0..49.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 
 import numpy as np
@@ -38,6 +40,17 @@ from tasks.audio import SAMPLE_RATE
 __all__ = ["WHISPER_SITES", "WhisperSpeechModel"]
 
 logger = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=None)
+def _cache_keyword(decoder_class: type) -> str:
+    """The decoder's name for the KV cache argument: transformers 5.x renamed ``past_key_values``
+    to ``cache`` (the old name still works but warns on every call); 4.x knows only the old one."""
+    try:
+        params = inspect.signature(decoder_class.forward).parameters
+    except (TypeError, ValueError):  # an unusual wrapper: the name every version accepts
+        return "past_key_values"
+    return "cache" if "cache" in params else "past_key_values"
 
 
 def _stack_specs(stream: str) -> list[SiteSpec]:
@@ -224,11 +237,10 @@ class WhisperSpeechModel(SpeechModel):
         begin_suppress = torch.tensor(list(self.config.begin_suppress_tokens or []), dtype=torch.long)
         ids = self.prompt_tensor()
         cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
+        cache_kw = {_cache_keyword(type(core.decoder)): cache}
         out: list[int] = []
         for step in range(max_new_tokens):
-            hidden = core.decoder(
-                input_ids=ids, encoder_hidden_states=enc, past_key_values=cache, use_cache=True
-            ).last_hidden_state
+            hidden = core.decoder(input_ids=ids, encoder_hidden_states=enc, use_cache=True, **cache_kw).last_hidden_state
             logits = self.lm_head(hidden[:, -1])[0].float()
             logits[self._first_special :] = -np.inf  # special and timestamp tokens
             logits[suppress] = -np.inf
