@@ -16,7 +16,7 @@ from tasks.errors import ConfigError, close_names, unknown_name
 if TYPE_CHECKING:
     from corruptions.base import Corruption
 
-__all__ = ["register", "get", "from_dict", "kinds"]
+__all__ = ["register", "unregister", "get", "from_dict", "kinds"]
 
 _REGISTRY: dict[str, type] = {}
 
@@ -41,6 +41,19 @@ def register(cls: type) -> type:
         )
     _REGISTRY[kind] = cls
     return cls
+
+
+def unregister(kind: str) -> None:
+    """Remove a kind (tests and plugins that registered one for a while).
+
+    Raises
+    ------
+    UnknownNameError
+        No such kind (the message lists the close names).
+    """
+    if kind not in _REGISTRY:
+        raise unknown_name("corruption kind", kind, _REGISTRY)
+    del _REGISTRY[kind]
 
 
 def kinds() -> list[str]:

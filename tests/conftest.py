@@ -7,9 +7,9 @@
 * ``tiny_en``: the real bundled whisper-tiny.en, for what only trained weights show.
 * ``yes_no_pair``: espeak's "yes" padded to 1 s (onset 0.3 s) and its word swap to "no".
 
-Tests that use a tiny model and not the real one run with one torch thread: their tensors are
-too small to gain from threads, and on a busy CPU the threads' synchronisation makes a
-(1500 x 16) matmul a thousand times slower.
+Tests that use a tiny model (a fixture named ``tiny_*``) and not the real one run with one
+torch thread: their tensors are too small to gain from threads, and on a busy CPU the threads'
+synchronisation makes a (1500 x 16) matmul a thousand times slower.
 """
 
 from __future__ import annotations
@@ -22,9 +22,6 @@ import pytest
 # Tests never touch the network; make any accidental hub call fail fast.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-TINY_FIXTURES = {"tiny_whisper", "tiny_wav2vec2", "tiny_hubert"}
-
 
 @pytest.fixture
 def rng():
@@ -76,7 +73,7 @@ def yes_no_pair():
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     names = set(getattr(item, "fixturenames", ()))
-    if names & TINY_FIXTURES and "tiny_en" not in names:
+    if "tiny_en" not in names and any(n.startswith("tiny_") for n in names):
         import torch
 
         item._torch_threads = torch.get_num_threads()
