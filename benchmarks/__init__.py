@@ -1,6 +1,9 @@
-"""SpeechLens benchmark scripts (the CLI layer; not an installed package).
+"""SpeechLens benchmark scripts, installed as the ``benchmarks`` package (editable install).
 
 Run each script from the repository root, e.g. ``python benchmarks/keyword_accuracy.py --quick``.
-Shared infrastructure (settings, resumable work, reports, progress) lives in
-:mod:`benchmarks._common`.
+Layout: one entry script per benchmark (``patching_heatmaps.py``, ``corruption_ablation.py``,
+``keyword_accuracy.py``, ``perf.py``), its parts in one folder each (:mod:`benchmarks.heatmaps`,
+:mod:`benchmarks.ablation`, :mod:`benchmarks.accuracy`, :mod:`benchmarks.speed`), and the
+shared infrastructure (settings, checks, the report folder, reports, statistics) in
+:mod:`benchmarks.common`.
 """

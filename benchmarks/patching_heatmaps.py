@@ -20,7 +20,7 @@ again to resume. Writes ``<out>/index.html``, ``<out>/results.json`` (last), the
 Examples (from the repository root)::
 
     python benchmarks/patching_heatmaps.py                              # tiny.en, 8 pairs
-    python benchmarks/patching_heatmaps.py --quick --out /tmp/ph        # 2 pairs, ~1 min
+    python benchmarks/patching_heatmaps.py --quick --out /tmp/ph        # 2 pairs x 2 sweeps, under a minute
     python benchmarks/patching_heatmaps.py --models whisper-tiny.en whisper-base
     python benchmarks/patching_heatmaps.py --corruptions word_swap '{"kind": "gap", "fill": "silence"}'
 """
@@ -29,67 +29,53 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-if __package__ in (None, ""):  # run as a file: make the repository root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import tasks  # noqa: E402
-from benchmarks import _patching_sweeps as sw  # noqa: E402
-from benchmarks._common import (  # noqa: E402
+import tasks
+from benchmarks.common import (
+    FRAME_MS,
     BenchmarkSettings,
-    WorkStore,
+    choice,
     command_line,
     echo,
-    make_key,
+    names,
+    number,
     parse_settings,
-    progress,
     run_cli,
+    run_folder,
     setup_logging,
+    whole,
     write_report,
 )
-from benchmarks._patching_results import build_sections, summarize_sweep, summary_table  # noqa: E402
-from tasks.errors import ConfigError  # noqa: E402
-from tasks.tts import canonical_voice  # noqa: E402
+from benchmarks.heatmaps import sweeps as sw
+from benchmarks.heatmaps.results import build_sections, summarize_sweep, summary_table
+from benchmarks.heatmaps.work import run_model
+from tasks.errors import ConfigError
+from tasks.tts import canonical_voice
 
 __all__ = ["PatchingHeatmapsSettings", "Outcome", "QUICK_PRESET", "main"]
 
 logger = logging.getLogger("patching_heatmaps")
 
 SCRIPT = "patching_heatmaps"
-WORK_FORMAT = "patching_heatmaps/1"
+WORK_FORMAT = "patching_heatmaps/2"
+DIRECTIONS = ("denoise", "noise")
 DEFAULT_SWEEPS = ("keyword-encoder", "keyword-heads", "carrier-encoder", "carrier-decoder", "carrier-heads")
 DEFAULT_CORRUPTIONS = ({"kind": "word_swap"}, {"kind": "noise", "snr_db": -5.0, "span": "word"})
 QUICK_PRESET = {
     "models": ("whisper-tiny.en",),
-    "sweeps": ("keyword-encoder", "carrier-decoder", "carrier-heads"),
+    "sweeps": ("keyword-encoder", "keyword-decoder"),
     "corruptions": ({"kind": "word_swap"},),
     "pairs": 2,
-    "window_ms": 100.0,
+    "window_ms": 200.0,
+    "audio_examples": 1,
 }
-"""What ``--quick`` sets: tiny.en, word swaps, 2 pairs, one sweep of each kind, 100 ms windows."""
-
-
-def _names(name: str, values) -> tuple:
-    values = (values,) if isinstance(values, str) else tuple(values)
-    if not values or any(not isinstance(v, str) or not v.strip() for v in values):
-        raise ConfigError(f"{name} ({list(values)!r}) must be one or more non-empty strings")
-    if len(set(values)) != len(values):
-        raise ConfigError(f"{name} ({list(values)!r}) lists a value twice; give each once")
-    return values
-
-
-def _number(name: str, value, low: float, high: float = float("inf"), whole: bool = False):
-    kind = int if whole else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or not low <= value <= high:
-        what = "a whole number" if whole else "a number"
-        raise ConfigError(f"{name} ({value!r}) must be {what} from {low:g} to {high:g}")
-    return value if whole else float(value)
+"""What ``--quick`` sets: tiny.en, word swaps, 2 keyword pairs, an encoder (layer x 200 ms window) and a
+decoder (layer x token) sweep: seconds on a 2-core CPU, to check the whole path."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +104,7 @@ class PatchingHeatmapsSettings(BenchmarkSettings):
         def put(name, value):
             object.__setattr__(self, name, value)
 
-        put("models", _names("models", self.models))
+        put("models", names("models", self.models))
         put("sweeps", sw.check_sweeps(self.sweeps))
         items = (self.corruptions,) if isinstance(self.corruptions, (str, dict)) else tuple(self.corruptions)
         if not items:
@@ -127,21 +113,19 @@ class PatchingHeatmapsSettings(BenchmarkSettings):
         labels = [sw.corruption_label(c) for c in self.corruptions]
         if len(set(labels)) != len(labels):
             raise ConfigError(f"corruptions ({labels}) lists a corruption twice; give each once")
-        put("pairs", _number("pairs", self.pairs, 1, 1000, whole=True))
-        put("words", tasks.KeywordTask(_names("words", self.words)).words)
-        voices = tasks.voices() if self.voices is None else _names("voices", self.voices)
+        put("pairs", whole("pairs", self.pairs, 1, 1000))
+        put("words", tasks.KeywordTask(names("words", self.words)).words)
+        voices = tasks.voices() if self.voices is None else names("voices", self.voices)
         put("voices", tuple(canonical_voice(v) for v in voices))
-        put("window_ms", _number("window_ms", self.window_ms, 20.0, 1000.0))
-        if abs(self.window_ms / 20.0 - round(self.window_ms / 20.0)) > 1e-9:
-            raise ConfigError(f"window_ms ({self.window_ms:g}) must be a multiple of Whisper's 20 ms frame")
-        put("keyword_onset_s", _number("keyword_onset_s", self.keyword_onset_s, 0.0, 0.9))
-        put("before_ms", _number("before_ms", self.before_ms, 0.0, self.keyword_onset_s * 1000.0))
-        put("after_ms", _number("after_ms", self.after_ms, self.window_ms, (1.0 - self.keyword_onset_s) * 1000.0))
-        if self.direction not in ("denoise", "noise"):
-            raise ConfigError(f"direction ({self.direction!r}) must be 'denoise' or 'noise'")
-        put("min_gap", _number("min_gap", self.min_gap, 0.05))
-        put("seed", _number("seed", self.seed, 0, 2**31, whole=True))
-        put("audio_examples", _number("audio_examples", self.audio_examples, 0, 100, whole=True))
+        put("window_ms", number("window_ms", self.window_ms, FRAME_MS, 1000.0, unit="ms", multiple_of=FRAME_MS))
+        put("keyword_onset_s", number("keyword_onset_s", self.keyword_onset_s, 0.0, 0.9, unit="s"))
+        put("before_ms", number("before_ms", self.before_ms, 0.0, self.keyword_onset_s * 1000.0, unit="ms"))
+        put("after_ms", number("after_ms", self.after_ms, self.window_ms, (1.0 - self.keyword_onset_s) * 1000.0,
+                               unit="ms"))  # fmt: skip
+        put("direction", choice("direction", self.direction, DIRECTIONS))
+        put("min_gap", number("min_gap", self.min_gap, 0.05))
+        put("seed", whole("seed", self.seed, 0, 2**31))
+        put("audio_examples", whole("audio_examples", self.audio_examples, 0, 100))
         tasks.CarrierTask(self.words, template=self.carrier_template)  # checks the template
 
 
@@ -192,7 +176,7 @@ def work_settings(settings: PatchingHeatmapsSettings) -> dict:
     return {"format": WORK_FORMAT, **{k: getattr(settings, k) for k in keep}}
 
 
-# --------------------------------------------------------------------------- pairs and units
+# --------------------------------------------------------------------------- pairs
 def build_pairs(settings: PatchingHeatmapsSettings, out: Path) -> dict:
     """``{(task, corruption label): [(PairSpec, pair or None, reason or None), ...]}``; saves
     the first ``audio_examples`` pairs of each into ``out/pairs`` for the report's players."""
@@ -215,94 +199,36 @@ def build_pairs(settings: PatchingHeatmapsSettings, out: Path) -> dict:
     return plan
 
 
-def _valid(record, digest: str, out: Path) -> bool:
-    if not isinstance(record, dict) or record.get("pair") != digest:
-        return False
-    return record.get("status") != "ok" or sw.load_unit_map(out / record["map"]) is not None
-
-
-def evaluate_model(name: str, settings, plan: dict, store: WorkStore, run) -> tuple[dict, int, int]:
-    """Every unit's record for model ``name``, computing only the unfinished ones.
-
-    Returns ``(records, computed, reused)``; ``records[key]`` for metrics and map units. The
-    model is loaded only if some unit is unfinished.
-    """
-    units = []  # a pair's metrics first, then its maps
-    for (task_name, label), built in plan.items():
-        for spec, pair, _ in built:
-            if pair is not None:
-                units.append(sw.Unit(name, task_name, label, spec, pair))
-                units += [sw.Unit(name, task_name, label, spec, pair, sweep)
-                          for sweep in settings.sweeps if sw.SWEEPS[sweep].task == task_name]  # fmt: skip
-    records = {u.key: store.get(u.key) for u in units}
-    done = 0
-
-    def finished(unit: sw.Unit) -> bool:
-        digest = sw.pair_digest(unit.pair)
-        if unit.sweep is not None:
-            metrics = records[unit.metrics_key]
-            if _valid(metrics, digest, run.out) and metrics["gap"] < settings.min_gap:
-                return True  # a pair below min_gap is never patched
-        return _valid(records[unit.key], digest, run.out)
-
-    todo = [u for u in units if not finished(u)]
-    logger.info("%s: %d units, %d to compute, %d already in %s", name, len(units), len(todo),
-                len(units) - len(todo), store.root)  # fmt: skip
-    if todo:
-        import intervene  # here, not at the top: a resumed run or --help need not import the engine
-
-        t0 = time.perf_counter()
-        model = intervene.load_model(name, device=run.device)
-        store.get_or_compute(make_key(name, "model-load"), lambda: {"seconds": round(time.perf_counter() - t0, 3)})
-        task_objects = {t: sw.make_task(t, settings.words, settings.carrier_template) for t in ("keyword", "carrier")}
-        todo.sort(key=lambda u: u.sweep is not None)  # gaps first: a map is made only for a pair worth it
-        for unit in progress(todo, enabled=run.progress, desc=name, unit="unit"):
-            task = task_objects[unit.task]
-            if unit.sweep is None:
-                record = sw.measure_metrics(model, task, unit.pair)
-            elif records[unit.metrics_key]["gap"] < settings.min_gap:
-                continue  # reported as skipped; min_gap only selects pairs
-            else:
-                rel = unit.map_path()
-                record = sw.patch_unit(model, sw.SWEEPS[unit.sweep], task, unit.pair, unit.spec.word, settings,
-                                       run.out / rel)  # fmt: skip
-                record["map"] = rel.as_posix()
-            records[unit.key] = store.put(unit.key, {"pair": sw.pair_digest(unit.pair), **record})
-            done += 1
-    records["model-load"] = store.get(make_key(name, "model-load"))
-    return records, done, len(units) - len(todo)
-
-
-# --------------------------------------------------------------------------- main
 def main(argv: Sequence[str] | None = None) -> Outcome:
     """Run the benchmark (``argv``: command-line arguments; None reads ``sys.argv``)."""
     setup_logging()
     t_start = time.perf_counter()
     run, settings = parse_settings(argv, PatchingHeatmapsSettings, script=SCRIPT, description=__doc__,
                                    add_arguments=add_arguments, quick_preset=QUICK_PRESET)  # fmt: skip
-    store = WorkStore(run.out / "work", work_settings(settings))
-    plan = build_pairs(settings, run.out)
-    per_model, computed, reused, maps = {}, {}, {}, {}
-    for name in settings.models:
-        records, computed[name], reused[name] = evaluate_model(name, settings, plan, store, run)
-        sweeps = []
-        for sweep in settings.sweeps:
-            for config in settings.corruptions:
-                entry, cmap = summarize_sweep(name, sweep, config, settings, plan, records, run.out)
-                maps[name, sweep, sw.corruption_label(config)] = cmap
-                sweeps.append(entry)
-        load = records["model-load"]
-        per_model[name] = {"model_load_s": load["seconds"] if load else None, "sweeps": sweeps}
-    command = command_line(SCRIPT, argv)
-    compute_s = sum(s["compute_s"] for m in per_model.values() for s in m["sweeps"])
-    results = {"benchmark": SCRIPT, "settings": settings.to_dict(), "command": command, "models": per_model,
-               "timings": {"compute_s": round(compute_s, 3),
-                           "model_load_s": {n: m["model_load_s"] for n, m in per_model.items()}}}  # fmt: skip
-    sections = build_sections(run.out, results, settings, plan, maps)
-    write_report(run.out, "Patching heatmaps: where Whisper carries the word", sections, results)
+    with run_folder(run, settings, work=work_settings(settings)) as store:
+        plan = build_pairs(settings, run.out)
+        per_model, computed, reused, maps = {}, {}, {}, {}
+        for name in settings.models:
+            outcomes, computed[name], reused[name], load = run_model(name, settings, plan, store, run)
+            sweeps = []
+            for sweep in settings.sweeps:
+                for config in settings.corruptions:
+                    label = sw.corruption_label(config)
+                    entry, cmap = summarize_sweep(name, sweep, config, settings, plan, outcomes[sweep, label], run.out)
+                    maps[name, sweep, label] = cmap
+                    sweeps.append(entry)
+            per_model[name] = {"model_load_s": load["seconds"] if load else None, "sweeps": sweeps}
+        command = command_line(SCRIPT, argv)
+        compute_s = sum(s["compute_s"] for m in per_model.values() for s in m["sweeps"])
+        results = {"benchmark": SCRIPT, "settings": settings.to_dict(), "settings_digest": settings.digest(),
+                   "command": command, "models": per_model,
+                   "timings": {"compute_s": round(compute_s, 3),
+                               "model_load_s": {n: m["model_load_s"] for n, m in per_model.items()}}}  # fmt: skip
+        sections = build_sections(run.out, results, settings, plan, maps)
+        write_report(run.out, "Patching heatmaps: where Whisper carries the word", sections, results)
     echo(summary_table(per_model).to_text())
     echo(f"\n{sum(computed.values())} units computed, {sum(reused.values())} reused; "
-          f"{time.perf_counter() - t_start:.0f} s; report: {run.out / 'index.html'}")  # fmt: skip
+         f"{time.perf_counter() - t_start:.0f} s; report: {run.out / 'index.html'}")  # fmt: skip
     return Outcome(results=results, computed=computed, reused=reused, out=run.out)
 
 

@@ -25,40 +25,42 @@ more (peak memory, truncated-context fidelity, per-pair and per-layer figures); 
 from __future__ import annotations
 
 import logging
-import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from numbers import Integral
 from typing import ClassVar
 
-if __package__ in (None, ""):  # run as a file: make the repository root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from benchmarks._common import (  # noqa: E402
+from benchmarks.common import (
+    FRAME_MS,
     BenchmarkSettings,
     Section,
     Table,
     command_line,
     echo,
+    names,
+    number,
     parse_settings,
     run_cli,
+    run_folder,
     setup_logging,
+    whole,
     write_report,
 )
-from benchmarks._perf_measure import PeakMemory, exact_map_flops, matmul_gflops  # noqa: E402
-from tasks.atomic import atomic_path, write_json  # noqa: E402
-from tasks.errors import ConfigError  # noqa: E402
+from benchmarks.speed.measure import matmul_gflops
+from benchmarks.speed.rows import estimate_summary, estimators, measure_pair
+from tasks.atomic import atomic_path, write_json
+from tasks.errors import ConfigError
 
 __all__ = ["PerfSettings", "main"]
 
 logger = logging.getLogger("perf")
 SCRIPT = "perf"
-QUICK_PRESET = {"pairs": (("yes", "en-us"),), "window_ms": 100.0, "layers": (0, 3), "context_frames": 100,
+QUICK_PRESET = {"pairs": (("yes", "en-us"),), "window_ms": 200.0, "layers": (0, 3), "context_frames": 100,
                 "ig_steps": 1}
+"""What ``--quick`` sets: one pair, layers 0 and 3 x 200 ms windows (10 cells): correctness, not speed."""
 
 
 @dataclass(frozen=True)
@@ -77,13 +79,26 @@ class PerfSettings(BenchmarkSettings):
     batch_size: int = 0  # 0: the engine's default (16 on CUDA, 1 on the CPU)
 
     def __post_init__(self):
-        pairs = tuple(tuple(p) for p in self.pairs)
-        if not pairs or any(len(p) != 2 for p in pairs):
+        def put(name, value):
+            object.__setattr__(self, name, value)
+
+        put("model", names("model", self.model)[0])
+        pairs = self.pairs if isinstance(self.pairs, (list, tuple)) else ()
+        if not pairs or any(not isinstance(p, (list, tuple)) or len(p) != 2 for p in pairs):
             raise ConfigError(f"pairs ({self.pairs!r}) must be a list of [word, voice]")
-        object.__setattr__(self, "pairs", pairs)
-        object.__setattr__(self, "layers", tuple(int(x) for x in self.layers))
-        if self.ig_steps < 1:
+        put("pairs", tuple(names("pairs", p) for p in pairs))
+        layers = (self.layers,) if isinstance(self.layers, int) else self.layers
+        if not isinstance(layers, (list, tuple)) or not layers:
+            raise ConfigError(f"layers ({self.layers!r}) must be one or more encoder layer numbers")
+        put("layers", tuple(whole(f"layers[{i}]", v, 0) for i, v in enumerate(layers)))
+        put("window_ms", number("window_ms", self.window_ms, 0.0, low_open=True, unit="ms", multiple_of=FRAME_MS))
+        put("duration_s", number("duration_s", self.duration_s, 0.0, 30.0, low_open=True, unit="s"))
+        put("onset_s", number("onset_s", self.onset_s, 0.0, self.duration_s, high_open=True, unit="s"))
+        put("context_frames", whole("context_frames", self.context_frames, 1))
+        if isinstance(self.ig_steps, Integral) and not isinstance(self.ig_steps, bool) and self.ig_steps < 1:
             raise ConfigError(f"ig_steps ({self.ig_steps}) must be >= 1 (the plain attribution row always runs)")
+        put("ig_steps", whole("ig_steps", self.ig_steps, 1))
+        put("batch_size", whole("batch_size", self.batch_size, 0))
 
 
 def add_arguments(p) -> None:
@@ -94,114 +109,12 @@ def add_arguments(p) -> None:
     p.add_argument("--batch-size", dest="batch_size", type=int, help="exact mode cells per batch (GPU)")
 
 
-def _timed(fn, device):
-    mem = PeakMemory(device)
-    with mem.measure():
-        if torch.device(device).type == "cuda":
-            torch.cuda.synchronize()
-        t = time.perf_counter()
-        out = fn()
-        if torch.device(device).type == "cuda":
-            torch.cuda.synchronize()
-        seconds = time.perf_counter() - t
-    return out, seconds, mem.peak_mb
-
-
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy.stats import spearmanr
-
-    return float(spearmanr(np.ravel(a), np.ravel(b))[0])
-
-
-def _fidelity(model, task, pair, context_frames: int) -> dict:
-    """KL(full || truncated) of the clean next-token distribution at the answer, and metric changes."""
-    readout = task.readout(model, *task.answers(pair))
-    ids = readout.decoder_input_ids
-    pos = readout.prefix_length - 1
-    out = {}
-    with torch.no_grad():
-        full, trunc = model.runner(), model.runner(context_frames)
-        for name, audio in (("clean", pair.clean), ("corrupt", pair.corrupt)):
-            feats = model.inputs(audio, pair.sample_rate, ids)["input_features"]
-            lf = full.logits(feats, ids)
-            lt = trunc.logits(feats, ids)
-            if name == "clean":
-                p = torch.log_softmax(lf[0, 0, pos].double(), -1)
-                q = torch.log_softmax(lt[0, 0, pos].double(), -1)
-                out["kl_clean"] = float((p.exp() * (p - q)).sum())
-            out[f"{name}_metric_full"] = float(readout.metric(lf)[0])
-            out[f"{name}_metric_truncated"] = float(readout.metric(lt)[0])
-    out["metric_change"] = max(abs(out["clean_metric_full"] - out["clean_metric_truncated"]),
-                               abs(out["corrupt_metric_full"] - out["corrupt_metric_truncated"]))
-    return out
-
-
-def _guard_seconds(model, task, pair, sites) -> float:
-    """Time of the guards a sweep over ``sites`` runs (the map's own timings record it)."""
-    import intervene
-
-    return intervene.patch(model, task, pair, sites, unit="all", span="clip").meta.timings["guards_s"]
-
-
-def _estimators(s: PerfSettings) -> dict:
-    """The attribution rows: the default (lookahead) estimator, plain AtP and integrated gradients."""
-    return {"attribution": {}, "attribution_atp": {"estimator": "atp"}, "attribution_ig": {"ig_steps": s.ig_steps}}
-
-
-def _estimate_summary(records: list, name: str, plain_s: float) -> dict:
-    """Time, speed-up and agreement with exact mode of one attribution row over all pairs."""
-    seconds = float(sum(r[f"{name}_s"] for r in records))
-    exact = np.mean([np.asarray(r["maps"]["exact"]) for r in records], 0)
-    estimate = np.mean([np.asarray(r["maps"][name]) for r in records], 0)
-    return {
-        f"{name}_s": seconds,
-        f"{name}_speedup": plain_s / seconds,
-        f"{name}_spearman": float(np.mean([r[f"{name}_spearman"] for r in records])),
-        f"{name}_spearman_per_pair": [r[f"{name}_spearman"] for r in records],
-        f"{name}_spearman_per_layer": np.mean([r[f"{name}_spearman_per_layer"] for r in records], 0).tolist(),
-        f"{name}_spearman_mean_map": _spearman(estimate, exact),
-        f"{name}_max_abs_error": max(r[f"{name}_max_abs_error"] for r in records),
-    }
-
-
-def measure_pair(model, task, pair, s: PerfSettings, device) -> dict:
-    import intervene
-
-    sites = [f"encoder.{layer}.block_output" for layer in s.layers]
-    kw = dict(window_ms=s.window_ms, span="clip", guards=False)
-    bs = s.batch_size or None
-    rec = {}
-    plain, rec["plain_s"], rec["plain_mb"] = _timed(lambda: intervene.patch(model, task, pair, sites, method="pyvene", **kw), device)
-    exact, rec["exact_s"], rec["exact_mb"] = _timed(lambda: intervene.patch(model, task, pair, sites, batch_size=bs, **kw), device)
-    maps = {}
-    for name, options in _estimators(s).items():
-        maps[name], rec[f"{name}_s"], rec[f"{name}_mb"] = _timed(
-            lambda o=options: intervene.patch(model, task, pair, sites, method="attribution", **o, **kw), device)
-    trunc, rec["truncated_s"], rec["truncated_mb"] = _timed(
-        lambda: intervene.patch(model, task, pair, sites, context_frames=s.context_frames, batch_size=bs, **kw), device)
-    rec["guards_s"] = _guard_seconds(model, task, pair, sites)
-    rec["cells"] = int(exact.values.size)
-    rec["exact_max_abs_diff"] = float(np.nanmax(np.abs(exact.patched - plain.patched)))
-    for name, m in maps.items():
-        rec[f"{name}_spearman"] = _spearman(m.values, exact.values)
-        rec[f"{name}_spearman_per_layer"] = [_spearman(a, e) for a, e in zip(m.values, exact.values)]
-        rec[f"{name}_max_abs_error"] = float(np.nanmax(np.abs(m.values - exact.values)))
-    rec["truncated_spearman"] = _spearman(trunc.values, exact.values)
-    rec["truncated_max_abs_diff"] = float(np.nanmax(np.abs(trunc.values - exact.values)))
-    rec["truncated"] = _fidelity(model, task, pair, s.context_frames)
-    ids = task.readout(model, pair.clean_answer, pair.corrupt_answer).decoder_input_ids
-    cells_per_layer = {layer: exact.values.shape[-1] for layer in s.layers}
-    rec["exact_flops"] = exact_map_flops(model, cells_per_layer, model.n_positions, ids.shape[1], ids.shape[0])
-    rec["maps"] = {"exact": exact.values.tolist()} | {name: m.values.tolist() for name, m in maps.items()}
-    return rec
-
-
 def summarize(records: list, s: PerfSettings, model, device, mm: dict) -> dict:
     tot = {k: float(sum(r[k] for r in records)) for k in ("plain_s", "exact_s", "truncated_s", "guards_s", "exact_flops")}
     exact_gflops = tot["exact_flops"] / tot["exact_s"] / 1e9
     estimates: dict = {}
-    for name in _estimators(s):
-        estimates |= _estimate_summary(records, name, tot["plain_s"])
+    for name in estimators(s):
+        estimates |= estimate_summary(records, name, tot["plain_s"])
     return {
         "model": model.name,
         "device": str(device),
@@ -226,7 +139,7 @@ def summarize(records: list, s: PerfSettings, model, device, mm: dict) -> dict:
         "matmul_gflops": mm["best"],
         "matmul_gflops_by_shape": {k: v for k, v in mm.items() if k != "best"},
         "exact_fraction_of_matmul": exact_gflops / mm["best"],
-        "peak_mb": {m: max(r[f"{m}_mb"] for r in records) for m in ("plain", "exact", *_estimators(s), "truncated")},
+        "peak_mb": {m: max(r[f"{m}_mb"] for r in records) for m in ("plain", "exact", *estimators(s), "truncated")},
         "threads": torch.get_num_threads(),
         "per_pair": [{k: v for k, v in r.items() if k != "maps"} for r in records],
     }
@@ -250,36 +163,13 @@ def report_rows(res: dict) -> list:
     ]
 
 
+RESULT_FILES = ("results.json", "perf.json", "maps.npz", "index.html")
+"""perf.py's result files, the one written last first."""
 COLUMNS = ["method", "seconds (all pairs)", "speed-up vs plain", "max abs diff vs exact", "Spearman vs exact", "peak MB"]
 
 
-def main(argv: Sequence[str] | None = None) -> dict:
-    import corruptions
-    import intervene
-    import tasks
-
-    setup_logging()
-    run, s = parse_settings(argv, PerfSettings, script=SCRIPT, description=__doc__, add_arguments=add_arguments,
-                            quick_preset=QUICK_PRESET)
-    model = intervene.load_model(s.model, device=run.device)
-    if not (model.capabilities.fast_exact and model.capabilities.lookahead and model.capabilities.truncated_context):
-        raise ConfigError(f"perf.py compares the fast paths (exact runner, lookahead, truncated context); {s.model!r} "
-                          f"({model.architecture}) offers {model.capabilities}")
-    device = model.device
-    task = tasks.KeywordTask()
-    mm = matmul_gflops(device)
-    records = []
-    for word, voice in s.pairs:
-        utt = tasks.speak(word, voice=voice).padded(s.duration_s, s.onset_s)
-        pair = corruptions.get("word_swap").pair(utt, seed=0, target=word)
-        logger.info("pair %s -> %s (%s)", pair.clean_answer, pair.corrupt_answer, voice)
-        records.append(measure_pair(model, task, pair, s, device))
-    res = summarize(records, s, model, device, mm)
-    res["command"] = command_line(SCRIPT, argv)
-    res["settings"] = s.to_dict()
-    write_json(run.out / "perf.json", res)
-    with atomic_path(run.out / "maps.npz") as tmp:  # every map, for a closer look at where estimates miss
-        np.savez(tmp, **{f"{name}_{i}": np.asarray(m) for i, r in enumerate(records) for name, m in r["maps"].items()})
+def report_table(res: dict, s: PerfSettings) -> tuple[Table, str]:
+    """The report's table and its text."""
     table = Table(COLUMNS, report_rows(res), digits=3)
     text = (
         f"{res['model']} on {res['device']} ({res['threads']} threads), {res['pairs']} word-swap pairs, "
@@ -292,7 +182,40 @@ def main(argv: Sequence[str] | None = None) -> dict:
         f"{', '.join(f'{x:.2f}' for x in res['attribution_spearman_per_layer'])}; plain AtP "
         f"{', '.join(f'{x:.2f}' for x in res['attribution_atp_spearman_per_layer'])}."
     )
-    write_report(run.out, "SpeechLens performance", [Section("Time per map", text, tables=[table])], res)
+    return table, text
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    import corruptions
+    import intervene
+    import tasks
+
+    setup_logging()
+    run, s = parse_settings(argv, PerfSettings, script=SCRIPT, description=__doc__, add_arguments=add_arguments,
+                            quick_preset=QUICK_PRESET)
+    with run_folder(run, s, results=RESULT_FILES):
+        model = intervene.load_model(s.model, device=run.device)
+        if not (model.capabilities.fast_exact and model.capabilities.lookahead and model.capabilities.truncated_context):
+            raise ConfigError(f"perf.py compares the fast paths (exact runner, lookahead, truncated context); {s.model!r} "
+                              f"({model.architecture}) offers {model.capabilities}")
+        device = model.device
+        task = tasks.KeywordTask()
+        mm = matmul_gflops(device)
+        records = []
+        for word, voice in s.pairs:
+            utt = tasks.speak(word, voice=voice).padded(s.duration_s, s.onset_s)
+            pair = corruptions.get("word_swap").pair(utt, seed=0, target=word)
+            logger.info("pair %s -> %s (%s)", pair.clean_answer, pair.corrupt_answer, voice)
+            records.append(measure_pair(model, task, pair, s, device))
+        res = summarize(records, s, model, device, mm)
+        res["command"] = command_line(SCRIPT, argv)
+        res["settings"] = s.to_dict()
+        res["settings_digest"] = s.digest()
+        with atomic_path(run.out / "maps.npz") as tmp:  # every map, for a closer look at where estimates miss
+            np.savez(tmp, **{f"{name}_{i}": np.asarray(m) for i, r in enumerate(records) for name, m in r["maps"].items()})
+        write_json(run.out / "perf.json", res)
+        table, text = report_table(res, s)
+        write_report(run.out, "SpeechLens performance", [Section("Time per map", text, tables=[table])], res)
     echo(table.to_text())
     echo(text)
     echo(f"\nwrote {run.out / 'perf.json'}")

@@ -25,7 +25,7 @@ from intervene.patching import check_patch_kwargs, patch_context
 from intervene.workstore import WorkStore, make_key
 from tasks.errors import ConfigError, PairError
 
-__all__ = ["sweep", "sweep_pairs", "combine_maps", "PairOutcome", "pair_key"]
+__all__ = ["sweep", "sweep_pairs", "combine_maps", "PairOutcome", "pair_key", "stored_outcome"]
 
 _FORMAT = "speechlens.sweep/1"
 _PAIR_FIELDS = ("answers", "corruption", "params", "seed", "words", "changed_spans", "duration_s", "pair_metadata",
@@ -140,7 +140,7 @@ def sweep_pairs(model, task, pairs: Iterable, sites, *, span="changed", min_gap:
         this_span = span_of(pair, i)
         key = keys[i] if keys is not None else pair_key(pair, i, settings | {"span": repr(this_span)})
         if store is not None:
-            outcome = _stored(store, key, i)
+            outcome = stored_outcome(store, key, i, min_gap)
             if outcome is not None:
                 yield outcome
                 continue
@@ -156,10 +156,28 @@ def sweep_pairs(model, task, pairs: Iterable, sites, *, span="changed", min_gap:
         yield outcome
 
 
-def _stored(store: WorkStore, key: str, index: int) -> PairOutcome | None:
+_GAP_SKIP = "metric gap "
+
+
+def stored_outcome(store: WorkStore, key: str, index: int = 0, min_gap: float | None = None) -> PairOutcome | None:
+    """The finished outcome of ``key`` in ``store`` (``reused``), or None when the pair must be patched.
+
+    ``min_gap`` only selects pairs, so it is applied again to what is stored: a stored map of a
+    pair whose gap is below ``min_gap`` comes back as skipped, and a pair skipped for a gap
+    that ``min_gap`` now allows must be patched (None). A record whose map is missing or
+    damaged is None too.
+    """
     record = store.get(key)
     if not isinstance(record, dict) or record.get("status") not in ("used", "skipped"):
         return None
+    gap = record.get("gap")
+    below = min_gap is not None and isinstance(gap, (int, float)) and gap < min_gap
+    if below:
+        fields = {k: record.get(k) for k in ("clean_metric", "corrupt_metric", "gap")}
+        return PairOutcome(index, key, "skipped", f"{_GAP_SKIP}{gap:.2f} < min_gap {min_gap:g}",
+                           seconds=record.get("seconds") or 0.0, reused=True, **fields)
+    if record["status"] == "skipped" and str(record.get("reason") or "").startswith(_GAP_SKIP):
+        return None  # skipped for a gap the current min_gap allows
     cmap = None
     if record["status"] == "used":
         cmap = store.load_map(record)
@@ -176,7 +194,7 @@ def _patch_one(model, task, pair, sites, index, key, span, min_gap, direction, p
     if min_gap is not None:
         clean, corrupt = ctx.clean_metric, ctx.corrupt_metric
         if clean - corrupt < min_gap:
-            return PairOutcome(index, key, "skipped", f"metric gap {clean - corrupt:.2f} < min_gap {min_gap:g}",
+            return PairOutcome(index, key, "skipped", f"{_GAP_SKIP}{clean - corrupt:.2f} < min_gap {min_gap:g}",
                                clean, corrupt, clean - corrupt)
     try:
         cmap = patch_context(ctx, sites, span=span, **patch_kwargs)

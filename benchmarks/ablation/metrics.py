@@ -1,7 +1,8 @@
 """Numbers behind the corruption ablation, on plain arrays: distances, spans, rank agreement.
 
 Pure numpy/scipy functions, no model: each is tested on synthetic arrays
-(``tests/benchmarks/test_corruption_ablation.py``).
+(``tests/benchmarks/test_corruption_ablation.py``). Rank agreement uses
+:func:`benchmarks.common.stats.spearman`.
 
 Off-distribution distance
     A reference is fitted on clean activations ``(samples, dims)``: the mean, the
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from benchmarks.common.stats import spearman
 from tasks.errors import ConfigError
 
 __all__ = [
@@ -246,31 +248,6 @@ def span_share(values, starts_s, ends_s, spans, margin_s: float = 0.0) -> float:
     if not total > 0:
         return float("nan")
     return float(np.nansum(v[..., inside]) / total)
-
-
-def spearman(a, b) -> float:
-    """Spearman rank correlation of two equally shaped arrays over cells finite in both.
-
-    NaN when fewer than 3 such cells or when either side is constant there.
-
-    Examples
-    --------
-    >>> spearman([1.0, 2.0, 3.0, 4.0], [10.0, 20.0, 25.0, 100.0])
-    1.0
-    """
-    from scipy.stats import rankdata
-
-    a = np.asarray(a, dtype=np.float64).ravel()
-    b = np.asarray(b, dtype=np.float64).ravel()
-    if a.shape != b.shape:
-        raise ConfigError(f"maps of {a.size} and {b.size} cells cannot be compared; use the same grid")
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 3:
-        return float("nan")
-    ra, rb = rankdata(a[ok]), rankdata(b[ok])
-    if ra.std() == 0 or rb.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(ra, rb)[0, 1])
 
 
 def agreement_matrix(maps: dict, labels) -> tuple[np.ndarray, np.ndarray]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._ablation_summary import CRITERIA, FAR_OFF
-from benchmarks._common import Section, Table, new_figure, save_figure
+from benchmarks.ablation.summary import CRITERIA, FAR_OFF
+from benchmarks.common import Section, Table, new_figure, save_figure
 
 __all__ = [
     "ranking_table", "design_table", "offdist_table", "agreement_table", "clip_table",

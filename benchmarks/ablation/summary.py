@@ -11,7 +11,7 @@ from collections import Counter
 import numpy as np
 from scipy.stats import rankdata
 
-from benchmarks._ablation_metrics import agreement_matrix
+from benchmarks.ablation.metrics import agreement_matrix
 
 __all__ = [
     "MIN_COVERAGE",
@@ -53,7 +53,7 @@ def _layer_means(records: list, kind: str, what: str) -> list:
 
 
 def summarize_design(label: str, records: list) -> dict:
-    """The numbers of one design over its clips' records (see ``_ablation_work.compute_unit``)."""
+    """The numbers of one design over its clips' records (see ``benchmarks.ablation.work.compute_unit``)."""
     mapped = [r for r in records if r["map"] is not None]
     flips = sum(bool(r["flipped"]) for r in records)
     offdist = {kind: {what: _layer_means(records, kind, what) for what in ("clean", "corrupt", "ratio")}

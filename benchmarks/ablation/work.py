@@ -4,7 +4,9 @@ A unit builds the design's minimal pair from a clean clip, runs both halves once
 scores and every encoder layer's block output), measures the effect size, the flip, the
 off-distribution distance of the corrupted frames and, from an exact patching map (encoder
 layer x time window over the whole clip), the localisation. Everything it returns is
-JSON-able, so :class:`benchmarks._common.WorkStore` keeps it and a resumed run needs no model.
+JSON-able, so the run's :class:`~intervene.workstore.WorkStore` keeps it and a resumed run
+needs no model. The clean reference (one fitted distribution per encoder layer) is kept in the
+store too (:func:`reference_to_arrays`), so a restarted run does not refit it.
 """
 
 from __future__ import annotations
@@ -19,12 +21,23 @@ import torch
 
 import corruptions
 import tasks
-from benchmarks._ablation_metrics import DISTANCES, Reference, fit_reference, frames_in_spans, mahalanobis, span_share
-from benchmarks._common import progress
+from benchmarks.ablation.metrics import (
+    DISTANCES,
+    Reference,
+    fit_reference,
+    frames_in_spans,
+    mahalanobis,
+    span_share,
+)
+from benchmarks.common import WorkStore, make_key, progress
 from intervene.hooks import capture
 from tasks.errors import PairError
 
-__all__ = ["Clip", "UnitContext", "fit_references", "compute_unit", "slug"]
+__all__ = ["Clip", "UnitContext", "fit_references", "reference_to_arrays", "reference_from_arrays", "compute_unit",
+           "slug", "REFERENCE_KEY"]  # fmt: skip
+
+REFERENCE_KEY = make_key("reference")
+"""The work key of the clean reference (its description, and its arrays beside it)."""
 
 logger = logging.getLogger("corruption_ablation")
 
@@ -54,15 +67,42 @@ class Clip:
         return utt.padded(duration_s, onset_s=onset_s)
 
 
+def reference_to_arrays(refs: list[Reference]) -> dict:
+    """The fitted references as named arrays (``mean_<i>``, ``std_<i>``, ``precision_<i>``, ...)."""
+    out = {}
+    for i, r in enumerate(refs):
+        out |= {f"mean_{i}": r.mean, f"std_{i}": r.std, f"precision_{i}": r.precision,
+                f"shrinkage_{i}": np.float64(r.shrinkage), f"n_samples_{i}": np.int64(r.n_samples)}  # fmt: skip
+    return out
+
+
+def reference_from_arrays(arrays: dict, layers: int) -> list[Reference] | None:
+    """:func:`reference_to_arrays` read back (bit for bit), or None when the arrays do not fit."""
+    try:
+        refs = [Reference(mean=arrays[f"mean_{i}"], std=arrays[f"std_{i}"], precision=arrays[f"precision_{i}"],
+                          shrinkage=float(arrays[f"shrinkage_{i}"]), n_samples=int(arrays[f"n_samples_{i}"]))
+                for i in range(layers)]  # fmt: skip
+    except KeyError:
+        return None
+    if any(r.mean.ndim != 1 or r.precision.shape != (r.dims, r.dims) or r.std.shape != r.mean.shape for r in refs):
+        return None
+    return refs
+
+
 @dataclass
 class UnitContext:
-    """What every unit needs: the model, task, sites, settings and the (lazily fitted) reference."""
+    """What every unit needs: the model, task, sites, settings and the (lazily fitted) reference.
+
+    The reference is read from ``store`` (key :data:`REFERENCE_KEY`) when it is there, and
+    fitted and kept there otherwise.
+    """
 
     model: object
     task: tasks.KeywordTask
     settings: object  # CorruptionAblationSettings
     out: Path
     reference_clips: list
+    store: WorkStore | None = None
     show_progress: bool = False
     _references: list | None = field(default=None, repr=False)
     reference_info: dict | None = None
@@ -73,9 +113,18 @@ class UnitContext:
 
     @property
     def references(self) -> list[Reference]:
-        """One fitted :class:`Reference` per encoder layer (fitted on first use)."""
+        """One fitted :class:`Reference` per encoder layer (from the store, else fitted on first use)."""
+        if self._references is None and self.store is not None:
+            record = self.store.get(REFERENCE_KEY)
+            arrays = self.store.load_arrays(record)
+            refs = None if arrays is None else reference_from_arrays(arrays, len(self.sites))
+            if refs is not None:
+                logger.info("clean reference: read from the work store (%d clips)", len(record["info"]["clips"]))
+                self._references, self.reference_info = refs, dict(record["info"])
         if self._references is None:
             self._references, self.reference_info = fit_references(self, self.reference_clips)
+            if self.store is not None:
+                self.store.put_arrays(REFERENCE_KEY, reference_to_arrays(self._references), {"info": self.reference_info})
         return self._references
 
     def describe_reference(self) -> dict:

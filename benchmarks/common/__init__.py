@@ -4,18 +4,22 @@ Every script in ``benchmarks/`` follows one pattern::
 
     run, settings = parse_settings(argv, MySettings, script="my_script", description=...,
                                    add_arguments=add_my_flags, quick_preset={...})
-    store = WorkStore(run.out / "work", settings={...what changes a unit's result...})
-    for key, item in progress(units, enabled=run.progress, desc="..."):
-        value = store.get_or_compute(key, lambda: expensive(item))
-    write_report(run.out, "Title", sections, results)      # index.html, then results.json
+    # lock the folder, clean leftovers, open the work store, retire results of other settings
+    with run_folder(run, settings, work={...what changes a unit's result...}) as store:
+        for key, item in progress(units, enabled=run.progress, desc="..."):
+            value = store.get_or_compute(key, lambda: expensive(item))
+        write_report(run.out, "Title", sections, results)      # index.html, then results.json
 
-The code lives in three modules, one job each, re-exported here:
+The code lives in modules with one job each, re-exported here:
 
-- :mod:`benchmarks._settings`: settings dataclasses, config files, command-line parsing and
-  the CLI helpers (``progress``, ``run_cli``, ...);
-- :mod:`benchmarks._work`: resumable units of work (``make_key``, ``WorkStore``);
-- :mod:`benchmarks._report`: ``index.html`` + ``results.json``, figures, summary statistics,
-  on top of :mod:`intervene.app.report` (the HTML and tables ``speechlens demo`` uses too).
+- :mod:`benchmarks.common.settings`: settings dataclasses, config files, command-line parsing;
+- :mod:`benchmarks.common.checks`: checks of settings values (on :mod:`corruptions.params`);
+- :mod:`benchmarks.common.cli`: progress bars, logging, ``run_cli``;
+- :mod:`benchmarks.common.rundir`: the report folder of a run (:func:`run_folder`);
+- :mod:`benchmarks.common.report`: ``index.html`` + ``results.json`` and figures, on top of
+  :mod:`intervene.app.report` (the HTML and tables ``speechlens demo`` uses too);
+- :mod:`benchmarks.common.stats`: summary statistics;
+- resumable units of work are :mod:`intervene.workstore`'s (``make_key``, ``WorkStore``).
 
 Everything written goes through :mod:`tasks.atomic`, so a run killed at any moment leaves no
 file under a final name that is not complete; ``results.json`` is written last of all.
@@ -23,26 +27,38 @@ file under a final name that is not complete; ``results.json`` is written last o
 
 from __future__ import annotations
 
-from benchmarks._report import Section, Table, heatmap, new_figure, save_figure, wilson_interval, write_report
-from benchmarks._settings import (
+from benchmarks.common.checks import (
+    FRAME_MS,
+    choice,
+    names,
+    number,
+    whole,
+    whole_numbers,
+)
+from benchmarks.common.cli import command_line, echo, progress, run_cli, setup_logging
+from benchmarks.common.report import (
+    Section,
+    Table,
+    heatmap,
+    new_figure,
+    save_figure,
+    write_report,
+)
+from benchmarks.common.rundir import results_digest, retire_stale_results, run_folder
+from benchmarks.common.settings import (
     COMMON_KEYS,
     REPO_ROOT,
     BenchmarkSettings,
     RunOptions,
     build_parser,
     check_keys,
-    command_line,
-    echo,
     load_config,
     parse_settings,
-    progress,
-    run_cli,
-    setup_logging,
+    settings_digest,
     to_jsonable,
 )
-from intervene.workstore import WorkStore, make_key
-from tasks.atomic import atomic_path, write_json, write_text  # noqa: F401  (importable from here, as before)
-from tasks.errors import ConfigError, SpeechLensError  # noqa: F401  (importable from here, as before)
+from benchmarks.common.stats import spearman, wilson_interval
+from intervene.workstore import WorkStore, folder_lock, make_key
 
 __all__ = [
     "REPO_ROOT",
@@ -53,8 +69,19 @@ __all__ = [
     "load_config",
     "check_keys",
     "parse_settings",
+    "settings_digest",
+    "names",
+    "number",
+    "whole",
+    "whole_numbers",
+    "choice",
+    "FRAME_MS",
     "make_key",
     "WorkStore",
+    "folder_lock",
+    "run_folder",
+    "results_digest",
+    "retire_stale_results",
     "Table",
     "Section",
     "write_report",
@@ -64,6 +91,7 @@ __all__ = [
     "progress",
     "to_jsonable",
     "wilson_interval",
+    "spearman",
     "command_line",
     "echo",
     "setup_logging",

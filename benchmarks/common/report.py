@@ -3,23 +3,22 @@
 The HTML, its style sheet and the tables are :mod:`intervene.app.report`'s (one implementation
 for ``speechlens demo`` and the benchmarks); this module adds what a benchmark needs on top:
 sections with files checked to exist inside the report folder, ``results.json`` written last
-(its presence means the report is complete), matplotlib figures saved atomically, and
-summary statistics.
+(its presence means the report is complete; :mod:`benchmarks.common.rundir` retires it when a
+run with other settings starts), and matplotlib figures saved atomically.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks._settings import to_jsonable
 from intervene.app.report import Report, Table
 from tasks.atomic import atomic_path, write_json, write_text
 from tasks.errors import ConfigError
+from tasks.jsonio import to_jsonable
 
 __all__ = [
     "Table",
@@ -28,7 +27,6 @@ __all__ = [
     "new_figure",
     "save_figure",
     "heatmap",
-    "wilson_interval",
 ]
 
 
@@ -181,20 +179,3 @@ def heatmap(matrix, row_labels: Sequence, col_labels: Sequence, *, title: str = 
             bright = hi > lo and (matrix[i, j] - lo) / (hi - lo) > 0.6
             ax.text(j, i, str(text), ha="center", va="center", fontsize=8, color="black" if bright else "white")
     return fig
-
-
-# --------------------------------------------------------------------------- statistics
-def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval of a proportion (95% for ``z=1.96``); (nan, nan) when ``n == 0``.
-
-    Examples
-    --------
-    >>> [round(x, 3) for x in wilson_interval(84, 100)]
-    [0.756, 0.899]
-    """
-    if n == 0:
-        return float("nan"), float("nan")
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)

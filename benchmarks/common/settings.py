@@ -3,25 +3,21 @@
 Settings are merged in layers, later ones winning: the settings dataclass's defaults, the
 ``--config`` file (YAML or JSON), the script's ``--quick`` preset, then the flags given on the
 command line. The result is turned into the script's frozen dataclass at once
-(:func:`parse_settings`). The small CLI helpers every script uses (progress bars, logging,
-the reproducing command line, one-line errors) live here too.
+(:func:`parse_settings`).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
-import logging
-import shlex
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
-
+from tasks.errors import ConfigError, close_names
 from tasks.jsonio import to_jsonable
-from tasks.errors import ConfigError, SpeechLensError, close_names
 
 __all__ = [
     "REPO_ROOT",
@@ -31,16 +27,12 @@ __all__ = [
     "build_parser",
     "load_config",
     "check_keys",
+    "settings_digest",
     "parse_settings",
-    "echo",
     "to_jsonable",
-    "progress",
-    "command_line",
-    "setup_logging",
-    "run_cli",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 """The repository root; default report folders go under ``REPO_ROOT / "runs"``."""
 COMMON_KEYS = ("out", "quick", "device", "progress")
 """Config-file keys every script accepts besides its settings fields."""
@@ -72,6 +64,10 @@ class BenchmarkSettings:
         """JSON-able dict with a ``kind`` field; :meth:`from_dict` reads it back."""
         return {"kind": self.kind, **{name: to_jsonable(getattr(self, name)) for name in self.field_names()}}
 
+    def digest(self) -> str:
+        """16 hex digits of SHA-256 over :meth:`to_dict`: which settings a result belongs to."""
+        return settings_digest(self.to_dict())
+
     @classmethod
     def from_dict(cls, data: Mapping, source: str = "settings"):
         """Build the settings from a dict (``kind`` optional but checked when present).
@@ -87,6 +83,18 @@ class BenchmarkSettings:
             raise ConfigError(f"{source} has kind {kind!r}; these settings are of kind {cls.kind!r}")
         check_keys(data, cls.field_names(), source)
         return cls(**{k: _freeze(v) for k, v in data.items()})
+
+
+def settings_digest(settings: Mapping) -> str:
+    """16 hex digits of SHA-256 over a settings dict in canonical JSON (sorted keys).
+
+    Examples
+    --------
+    >>> settings_digest({"b": 1, "a": [1, 2]}) == settings_digest({"a": (1, 2), "b": 1})
+    True
+    """
+    text = json.dumps(to_jsonable(dict(settings)), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def check_keys(data: Mapping, known: Iterable[str], source: str) -> None:
@@ -258,40 +266,3 @@ def parse_settings(
         progress=show, config=None if config_path is None else Path(config_path),
     )  # fmt: skip
     return run, settings
-
-
-# --------------------------------------------------------------------------- CLI helpers
-def echo(*parts, file=None) -> None:
-    """Write one line of command output (what the user ran the command to see) to stdout or ``file``."""
-    (file or sys.stdout).write(" ".join(str(p) for p in parts) + "\n")
-
-
-def progress(iterable: Iterable, *, enabled: bool = True, desc: str = "", total: int | None = None,
-             unit: str = "it"):  # fmt: skip
-    """A tqdm bar on stderr around ``iterable`` (a plain pass-through when not ``enabled``)."""
-    from tqdm import tqdm
-
-    return tqdm(iterable, desc=desc, total=total, unit=unit, file=sys.stderr, disable=not enabled, dynamic_ncols=True)
-
-
-def command_line(script: str, argv: Sequence[str] | None) -> str:
-    """The command that reproduces a run, for reports: ``python benchmarks/<script>.py ...``."""
-    argv = sys.argv[1:] if argv is None else list(argv)
-    return shlex.join(["python", f"benchmarks/{script}.py", *map(str, argv)])
-
-
-def setup_logging(level: int = logging.INFO) -> None:
-    """Log to stderr as ``LEVEL name: message`` (no-op if logging is already configured)."""
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-
-
-def run_cli(main: Callable[[Sequence[str] | None], Any], script: str) -> None:
-    """Run ``main(None)`` as a command: a SpeechLens error prints one line and exits with 2."""
-    try:
-        main(None)
-    except SpeechLensError as exc:
-        sys.stderr.write(f"{script}: error: {exc}\n")
-        raise SystemExit(2) from None
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{script}: interrupted; run the same command again to resume\n")
-        raise SystemExit(130) from None

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from benchmarks._report import new_figure
+from benchmarks.common import new_figure
 
 __all__ = ["token_label", "mean_figure", "pairs_figure", "overview_figure"]
 
@@ -64,8 +64,8 @@ def _geometry(cmap) -> dict:
     last = dims[-1]
     geo = {"rows": rows, "row_name": dims[0] if len(dims) == 2 else "", "time": last == "frame"}
     if geo["time"]:
-        frame_ms = float(cmap.meta.get("frame_s", 0.02)) * 1000.0
-        window_ms = float(cmap.meta.get("window_ms", frame_ms))
+        frame_ms = float(cmap.meta.frame_s) * 1000.0
+        window_ms = float(cmap.meta.window_ms if cmap.meta.window_ms is not None else frame_ms)
         cols = np.asarray(cmap.coords["frame"], dtype=float) * frame_ms
         geo.update(extent=(cols[0], cols[-1] + window_ms, len(rows) - 0.5, -0.5), xlabel="time from word onset (ms)")
     else:

@@ -1,9 +1,9 @@
 """Results of ``patching_heatmaps.py``: per-sweep summaries, the report's sections, the summary table.
 
-:func:`summarize_sweep` turns the finished units of one (model, sweep, corruption) into the
-mean map with its spread (:func:`intervene.combine.combine_maps`, onset-aligned for time
-maps), saves it with its pictures, and returns every number for ``results.json``. It needs
-no model: a resumed run rebuilds the report from the saved maps alone.
+:func:`summarize_sweep` turns the outcomes of one (model, sweep, corruption) into the mean
+map with its spread (:func:`intervene.combine_maps`, onset-aligned for time maps), saves it
+with its pictures, and returns every number for ``results.json``. It needs no model: a
+resumed run rebuilds the report from the stored outcomes alone.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import _patching_figures as figs
-from benchmarks import _patching_sweeps as sw
-from benchmarks._report import Section, Table, save_figure
+from benchmarks.common import Section, Table, save_figure
+from benchmarks.heatmaps import figures as figs
+from benchmarks.heatmaps import sweeps as sw
 
 __all__ = ["summarize_sweep", "peak_of", "build_sections", "summary_table"]
 
@@ -40,7 +40,7 @@ def peak_of(cmap, window_ms: float | None, onset_frame: int = 0) -> dict:
     for dim, i in zip(cmap.dims, index):
         label = cmap.coords[dim][i]
         if dim == "frame":
-            start = (float(label) - onset_frame) * float(cmap.meta.get("frame_s", 0.02)) * 1000.0
+            start = (float(label) - onset_frame) * float(cmap.meta.frame_s) * 1000.0
             where["time_ms"] = [round(start, 1), round(start + window_ms, 1)]
             words.append(f"{start:+.0f} to {start + window_ms:+.0f} ms")
         else:
@@ -52,18 +52,21 @@ def peak_of(cmap, window_ms: float | None, onset_frame: int = 0) -> dict:
     return out
 
 
-def summarize_sweep(model: str, sweep: str, config: dict, settings, plan: dict, records: dict,
+def summarize_sweep(model: str, sweep: str, config: dict, settings, plan: dict, outcomes: list,
                     out: Path) -> tuple[dict, object]:  # fmt: skip
     """Every number of one (model, sweep, corruption), with its map files and pictures written.
+
+    ``outcomes`` are :func:`intervene.sweep_pairs`'s, one per pair of ``plan`` that could be built.
 
     Returns
     -------
     (dict, CausalMap or None)
         The entry for ``results.json`` and the combined map (None when no pair was used).
     """
-    from intervene.combine import combine_maps
+    from intervene import combine_maps
 
     spec, label = sw.SWEEPS[sweep], sw.corruption_label(config)
+    found = iter(outcomes)
     rows, maps, ends = [], [], []
     compute_s = 0.0
     for pspec, pair, reason in plan[spec.task, label]:
@@ -71,27 +74,22 @@ def summarize_sweep(model: str, sweep: str, config: dict, settings, plan: dict, 
         if pair is None:
             rows.append({**row, "reason": reason})
             continue
+        outcome = next(found)
         row["answers"] = [pair.clean_answer, pair.corrupt_answer]
-        unit = sw.Unit(model, spec.task, label, pspec, pair, sweep)
-        metrics = records[unit.metrics_key]
-        row.update(clean_metric=metrics["clean_metric"], corrupt_metric=metrics["corrupt_metric"], gap=metrics["gap"])
-        compute_s += metrics["seconds"]
-        record = records.get(unit.key)
-        if metrics["gap"] < settings.min_gap:
-            row["reason"] = f"metric gap {metrics['gap']:.2f} < min_gap {settings.min_gap:g}"
-        elif record is None or record["status"] != "ok":
-            row["reason"] = record["reason"] if record else "not computed"
+        row.update(clean_metric=outcome.clean_metric, corrupt_metric=outcome.corrupt_metric, gap=outcome.gap)
+        compute_s += outcome.seconds
+        if outcome.status != "used":
+            row["reason"] = outcome.reason
         else:
-            cmap = sw.load_unit_map(out / record["map"])
+            cmap = outcome.map
             onset_s, end_s = _word_span(pair, pspec.word)
-            # the onset frame as intervene.combine counts it, so per-pair and mean times agree
-            frame_s = float(cmap.meta.get("frame_s", 0.02))
+            # the onset frame as intervene.combine_maps counts it, so per-pair and mean times agree
+            frame_s = float(cmap.meta.frame_s)
             onset_frame = int(np.floor(onset_s / frame_s + 1e-9))
             peak = peak_of(cmap, settings.window_ms, onset_frame if spec.aligned else 0)
-            row.update(status="used", map=record["map"], seconds=record["seconds"], peak_effect=peak["effect"],
-                       peak_at=peak["text"], word_onset_s=round(onset_s, 4),
+            row.update(status="used", map=sw.map_path(model, label, sweep, pspec).as_posix(), seconds=outcome.seconds,
+                       peak_effect=peak["effect"], peak_at=peak["text"], word_onset_s=round(onset_s, 4),
                        word_end_ms=round((end_s - onset_frame * frame_s) * 1000.0, 1))  # fmt: skip
-            compute_s += record["seconds"]
             maps.append(cmap)
             ends.append(row["word_end_ms"])
         rows.append(row)
@@ -104,13 +102,13 @@ def summarize_sweep(model: str, sweep: str, config: dict, settings, plan: dict, 
     cmap = combine_maps(maps, "onset" if spec.aligned else "start")
     base = Path("maps") / sw.slug(Path(model).name) / label / sweep
     entry.update(
-        metric=cmap.meta.get("metric"), align="onset" if spec.aligned else None, dims=list(cmap.dims),
+        metric=cmap.meta.metric, align="onset" if spec.aligned else None, dims=list(cmap.dims),
         coords=cmap.coords, mean=cmap.values, std=cmap.std, per_pair=cmap.per_pair,
         clean_metric_mean=cmap.clean_metric, corrupt_metric_mean=cmap.corrupt_metric,
         peak=peak_of(cmap, settings.window_ms), word_end_ms_mean=float(np.mean(ends)),
     )  # fmt: skip
     if spec.aligned:
-        frame_ms = float(cmap.meta.get("frame_s", 0.02)) * 1000.0
+        frame_ms = float(cmap.meta.frame_s) * 1000.0
         entry.update(window_ms=settings.window_ms, time_ms=[round(c * frame_ms, 1) for c in cmap.coords["frame"]])
     cmap.save(out / base.with_suffix(".npz"))
     title = (f"{model} | {spec.task} | {label}: {spec.title}\nmean of {len(maps)} pairs "

@@ -1,22 +1,18 @@
-"""The work of ``patching_heatmaps.py``: which sweeps exist, the minimal pairs, one unit per pair.
+"""What ``patching_heatmaps.py`` sweeps: the sweeps it knows, the minimal pairs, keys and paths.
 
-A *unit* is one (model, sweep, corruption, pair): its map is computed with
-:func:`intervene.patch`, saved as ``.npz`` + ``.json`` (atomically, JSON last) and then a
-small record is put in the :class:`~benchmarks._work.WorkStore`, so a killed run restarts
-without recomputing finished pairs, and a record always points at a complete map. Before a
-pair is patched, its clean and corrupt metrics are measured once per (model, task,
-corruption, pair) (a *metrics* unit); pairs whose gap is below ``min_gap`` are skipped and
-counted, as are pairs :func:`intervene.patch` refuses with a :class:`~tasks.errors.PairError`.
+A *unit* is one (model, sweep, corruption, pair): :func:`intervene.sweep_pairs` measures the
+pair's metrics, skips it when the clean-minus-corrupt gap is below ``min_gap`` (or when
+:func:`intervene.patch` refuses it), else patches it; the unit's outcome and map are kept in
+the run's :class:`~intervene.workstore.WorkStore` under :func:`unit_key` (see
+:mod:`benchmarks.heatmaps.work`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import math
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,26 +21,25 @@ import numpy as np
 import corruptions
 import tasks
 from intervene.workstore import make_key
-from tasks.errors import ConfigError, ModelLoadError, PairError, UnknownNameError, unknown_name
+from tasks.errors import ConfigError, PairError, UnknownNameError, unknown_name
 
 __all__ = [
     "SweepSpec",
     "SWEEPS",
     "PairSpec",
-    "Unit",
+    "check_sweeps",
     "pair_specs",
     "corruption_label",
+    "canonical_corruption",
     "slug",
     "make_task",
     "make_source",
+    "build_pair",
     "pair_digest",
+    "unit_key",
+    "map_path",
     "onset_span",
-    "measure_metrics",
-    "patch_unit",
-    "load_unit_map",
 ]
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -98,31 +93,6 @@ class PairSpec:
     @property
     def id(self) -> str:
         return f"{self.index:02d}-{self.word}-{self.voice}"
-
-
-@dataclass(frozen=True, eq=False)
-class Unit:
-    """One unit of work: a pair's metrics (``sweep`` None) or its map for one sweep."""
-
-    model: str
-    task: str
-    label: str  # the corruption's label
-    spec: PairSpec
-    pair: object  # MinimalPair
-    sweep: str | None = None
-
-    @property
-    def metrics_key(self) -> str:
-        """The key of the pair's metrics (the same for every sweep of its task)."""
-        return make_key(self.model, "metrics", self.task, self.label, self.spec.id)
-
-    @property
-    def key(self) -> str:
-        return self.metrics_key if self.sweep is None else make_key(self.model, self.sweep, self.label, self.spec.id)
-
-    def map_path(self) -> Path:
-        """Where the unit's map goes, relative to the report folder."""
-        return Path("maps") / slug(Path(self.model).name) / self.label / self.sweep / "pairs" / f"{self.spec.id}.npz"
 
 
 def pair_specs(n: int, words, voices, seed: int) -> list[PairSpec]:
@@ -208,6 +178,16 @@ def pair_digest(pair) -> str:
     return h.hexdigest()[:16]
 
 
+def unit_key(model: str, sweep: str, label: str, spec: PairSpec, pair) -> str:
+    """The work key of a unit; the pair's digest in it ties the stored map to the pair's audio."""
+    return make_key(model, sweep, label, spec.id, pair_digest(pair))
+
+
+def map_path(model: str, label: str, sweep: str, spec: PairSpec) -> Path:
+    """Where a unit's map goes, relative to the report folder."""
+    return Path("maps") / slug(Path(model).name) / label / sweep / "pairs" / f"{spec.id}.npz"
+
+
 def onset_span(pair, word: str, frame_s: float, window_ms: float, before_ms: float, after_ms: float) -> tuple:
     """``(start_s, end_s)``: whole windows before and after the word's onset frame.
 
@@ -227,53 +207,6 @@ def onset_span(pair, word: str, frame_s: float, window_ms: float, before_ms: flo
     before = math.ceil(before_ms / window_ms - 1e-9) * per_window
     after = math.ceil(after_ms / window_ms - 1e-9) * per_window
     return (frame - before) * frame_s, (frame + after) * frame_s
-
-
-def measure_metrics(model, task, pair) -> dict:
-    """The metric on both halves, as :func:`intervene.patch` measures them (2 forward passes)."""
-    clean_answer, corrupt_answer = task.answers(pair)
-    t0 = time.perf_counter()
-    clean = task.metric(model, pair.clean, pair.sample_rate, clean_answer, corrupt_answer)
-    corrupt = task.metric(model, pair.corrupt, pair.sample_rate, clean_answer, corrupt_answer)
-    return {"clean_metric": clean, "corrupt_metric": corrupt, "gap": clean - corrupt,
-            "seconds": round(time.perf_counter() - t0, 3)}  # fmt: skip
-
-
-def patch_unit(model, spec: SweepSpec, task, pair, word: str, settings, map_path: Path) -> dict:
-    """Patch one pair for one sweep, save its map at ``map_path``; the unit's record.
-
-    Returns ``{"status": "ok", "seconds", "clean_metric", "corrupt_metric", "peak_effect"}``,
-    or ``{"status": "skipped", "reason"}`` when :func:`intervene.patch` refuses the pair.
-    """
-    import intervene
-
-    kwargs = {"unit": spec.unit, "direction": settings.direction}
-    if spec.unit == "frame":
-        kwargs["window_ms"] = settings.window_ms
-        kwargs["span"] = onset_span(pair, word, model.frame_s, settings.window_ms, settings.before_ms,
-                                    settings.after_ms)  # fmt: skip
-    t0 = time.perf_counter()
-    try:
-        cmap = intervene.patch(model, task, pair, spec.sites, **kwargs)
-    except PairError as exc:
-        return {"status": "skipped", "reason": str(exc)}
-    seconds = round(time.perf_counter() - t0, 3)
-    cmap.save(map_path)
-    finite = cmap.values[np.isfinite(cmap.values)]
-    peak = float(finite.max()) if finite.size else None
-    return {"status": "ok", "seconds": seconds, "clean_metric": cmap.clean_metric,
-            "corrupt_metric": cmap.corrupt_metric, "peak_effect": peak}  # fmt: skip
-
-
-def load_unit_map(path: Path):
-    """A unit's saved map, or None (logged) when it is missing or damaged: then it is redone."""
-    import intervene
-
-    try:
-        return intervene.CausalMap.load(path)
-    except (ModelLoadError, OSError, ValueError, KeyError) as exc:
-        logger.warning("map '%s' cannot be read (%s); its pair will be patched again", path, exc)
-        return None
 
 
 def canonical_corruption(item) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
+import shutil
 import sys
 
 import numpy as np
@@ -13,10 +13,11 @@ import pytest
 
 import intervene
 import tasks
-from benchmarks import _ablation_metrics as am
 from benchmarks import corruption_ablation as ca
-from benchmarks._ablation_summary import MIN_COVERAGE, advice, rank_designs
-from benchmarks._common import REPO_ROOT, parse_settings
+from benchmarks.ablation import metrics as am
+from benchmarks.ablation import work
+from benchmarks.ablation.summary import MIN_COVERAGE, advice, rank_designs
+from benchmarks.common import parse_settings, run_cli
 from corruptions import MinimalPair
 from tasks.errors import ConfigError, UnknownNameError
 
@@ -144,8 +145,16 @@ def test_settings_validation_and_config_designs(tmp_path):
         ca.CorruptionAblationSettings(designs=({"label": "loud", "kind": "noise", "snr_db": -90},))
     with pytest.raises(ConfigError, match="did you mean 'word-swap'"):
         ca.CorruptionAblationSettings(only=("word-swapp",))
-    with pytest.raises(ConfigError, match="multiple of Whisper's 20 ms"):
+    with pytest.raises(ConfigError, match=r"window_ms \(30\) must be a multiple of 20 ms"):
         ca.CorruptionAblationSettings(window_ms=30)
+    with pytest.raises(ConfigError, match="duration_s.*NaN"):
+        ca.CorruptionAblationSettings(duration_s=float("nan"))
+    with pytest.raises(ConfigError, match="onset_s"):
+        ca.CorruptionAblationSettings(onset_s=1.0)
+    with pytest.raises(ConfigError, match=r"seed \(1.5\) must be a whole number"):
+        ca.CorruptionAblationSettings(seed=1.5)
+    with pytest.raises(ConfigError, match="direction"):
+        ca.CorruptionAblationSettings(direction="sideways")
     s = ca.CorruptionAblationSettings()
     assert len(s.selected()) == 12 and s.designs[0]["snr_db"] == 0.0 and s.designs[0]["span"] == "word"
     assert ca.CorruptionAblationSettings.from_dict(s.to_dict()) == s
@@ -158,20 +167,21 @@ def test_settings_validation_and_config_designs(tmp_path):
     assert [d["label"] for d in s.selected()] == ["hiss"] and s.selected()[0]["snr_db"] == 5.0
 
 
-def test_cli_as_a_file_reports_config_errors(tmp_path):
+def test_cli_reports_config_errors_in_one_line(tmp_path, monkeypatch, capsys):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("designs:\n  - {label: x, kind: nosie}\n")
-    proc = subprocess.run([sys.executable, "benchmarks/corruption_ablation.py", "--config", str(cfg), "--out",
-                           str(tmp_path / "o")], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert proc.returncode == 2, proc.stderr
-    assert "corruption_ablation: error:" in proc.stderr and "'nosie'" in proc.stderr and "noise" in proc.stderr
+    monkeypatch.setattr(sys, "argv", ["corruption_ablation.py", "--config", str(cfg), "--out", str(tmp_path / "o")])
+    with pytest.raises(SystemExit) as info:
+        run_cli(ca.main, ca.SCRIPT)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "corruption_ablation: error:" in err and "'nosie'" in err and "noise" in err
     assert not (tmp_path / "o").exists()
 
 
 # --------------------------------------------------------------------------- the --quick run
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    """One --quick run (3 designs x 2 clips on tiny.en), shared by the tests below."""
+    """One --quick run (2 designs x 1 clip on tiny.en, a 10-clip reference), shared by the tests below."""
     out = tmp_path_factory.mktemp("corruption_ablation")
     outcome = ca.main([*QUICK, "--out", str(out)])
     return out, outcome
@@ -185,11 +195,12 @@ def test_quick_results_structure_and_values(quick_run):
     out, outcome = quick_run
     r = _results(out)
     labels = list(ca.QUICK_LABELS)
-    assert outcome.computed == 6 and outcome.reused == 0
-    assert list(r["designs"]) == labels and r["clips"] == ["yes-en-us", "left-en-029"] and r["layers"] == [0, 1, 2, 3]
-    assert r["reference"]["frames_per_layer"] == 30 * 50 and len(r["reference"]["clips"]) == 30
+    assert outcome.computed == 2 and outcome.reused == 0
+    assert list(r["designs"]) == labels and r["clips"] == ["yes-en-us"] and r["layers"] == [0, 1, 2, 3]
+    assert r["reference"]["frames_per_layer"] == 10 * 50 and len(r["reference"]["clips"]) == 10
+    assert r["settings_digest"] == ca.CorruptionAblationSettings.from_dict(r["settings"]).digest()
     for label, s in r["designs"].items():
-        assert s["n_clips"] == 2 and s["n_maps"] == 2, label  # every quick pair moves the metric
+        assert s["n_clips"] == 1 and s["n_maps"] == 1, label  # every quick pair moves the metric
         assert 0.0 <= s["flip_rate"] <= 1.0
         assert 0.0 <= s["localisation_changed"] <= 1.0 and 0.0 <= s["localisation_word"] <= 1.0
         assert s["localisation_word"] > s["chance_word"]  # the effect sits on the word, not spread evenly
@@ -200,10 +211,10 @@ def test_quick_results_structure_and_values(quick_run):
     assert lw["noise-white-0dB"][0] > lw["word-swap"][0]  # noise is off-distribution; the swap is ordinary speech
     assert r["designs"]["word-swap"]["flip_rate"] == 1.0 and r["designs"]["word-swap"]["metrics"] == ["logit_diff"]
     m = np.array([[np.nan if v is None else v for v in row] for row in r["agreement"]["matrix"]])
-    assert m.shape == (3, 3) and np.allclose(m, m.T) and (np.diag(m) == 1.0).all()
+    assert m.shape == (2, 2) and np.allclose(m, m.T) and (np.diag(m) == 1.0).all()
     assert np.all(np.abs(m) <= 1.0)
     assert sorted(x["label"] for x in r["ranking"]) == sorted(labels)
-    assert [x["place"] for x in r["ranking"]] == [1, 2, 3]
+    assert [x["place"] for x in r["ranking"]] == [1, 2]
     assert r["advice"][0].startswith("Localising where the word is heard: ")
     assert any(line.startswith("Measuring in-distribution effects: ") for line in r["advice"])
 
@@ -220,10 +231,10 @@ def test_unit_records_match_the_task_and_the_map_files(quick_run, tiny_en):
             assert rec["map"]["clean_metric"] == pytest.approx(rec["clean_metric"], abs=1e-3)
             assert rec["map"]["corrupt_metric"] == pytest.approx(rec["corrupt_metric"], abs=1e-3)
             cmap = intervene.CausalMap.load(out / rec["map"]["file"])
-            assert cmap.dims == ("layer", "frame") and cmap.values.shape == (4, 10)
+            assert cmap.dims == ("layer", "frame") and cmap.values.shape == (4, 10)  # 100 ms windows over 1 s
             assert np.allclose(cmap.values, np.array(rec["map"]["values"], dtype=float), equal_nan=True)
             assert cmap.meta["direction"] == "denoise" and cmap.meta["window_ms"] == 100.0
-    rec = r["units"]["noise-white-0dB"][1]
+    rec = r["units"]["noise-white-0dB"][0]
     pair = MinimalPair.load(out / rec["pair_dir"])
     assert pair.corruption == rec["corruption"] and pair.changed_spans == [tuple(s) for s in rec["changed_spans"]]
     assert task.predict(tiny_en, pair.corrupt) == rec["corrupt_prediction"]
@@ -241,7 +252,7 @@ def test_report_references_existing_files(quick_run):
         assert not src.startswith(("/", "http")) and (out / src).is_file(), src
     for png in images:
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
-    assert len([s for s in sources if s.endswith(".wav")]) == 1 + 3  # the clean clip, then each design's corrupt half
+    assert len([s for s in sources if s.endswith(".wav")]) == 1 + 2  # the clean clip, then each design's corrupt half
     assert "Which design for which question" in page and "<td>word-swap</td>" in page
 
 
@@ -255,12 +266,37 @@ def test_resume_does_no_model_work_and_reproduces_results(quick_run, monkeypatch
 
     monkeypatch.setattr(intervene, "load_model", no_model)
     outcome = ca.main([*QUICK, "--out", str(out)])
-    assert outcome.computed == 0 and outcome.reused == 6
+    assert outcome.computed == 0 and outcome.reused == 2
     assert (out / "results.json").read_bytes() == before
     assert {p: p.stat().st_mtime_ns for p in (out / "work").rglob("*.json")} == work
 
 
-def test_changed_settings_into_same_folder_raise(quick_run):
+def test_restart_reads_the_clean_reference_from_the_work_store(quick_run, tmp_path, monkeypatch):
+    """A run killed after the reference and one unit: the restart computes the other unit, not the reference."""
     out, _ = quick_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    before = _results(out)
+    unit = next((copy / "work" / "units" / "word-swap").rglob("*.json"))
+    unit.unlink()
+    (copy / "results.json").unlink()
+
+    def refit(*args, **kwargs):
+        raise AssertionError("the reference is in the work store; it must not be fitted again")
+
+    monkeypatch.setattr(work, "fit_references", refit)
+    outcome = ca.main([*QUICK, "--out", str(copy)])
+    assert outcome.computed == 1 and outcome.reused == 1
+    after = _results(copy)
+    assert after["reference"] == before["reference"]
+    old, new = before["units"]["word-swap"][0], after["units"]["word-swap"][0]
+    assert new["offdist"] == old["offdist"]  # the same reference, bit for bit: the same distances
+    assert new["map"]["values"] == old["map"]["values"] and new["gap"] == old["gap"]
+
+
+def test_changed_settings_into_same_folder_raise_and_change_nothing(quick_run):
+    out, _ = quick_run
+    before = (out / "results.json").read_bytes()
     with pytest.raises(ConfigError, match="other settings"):
         ca.main([*QUICK, "--out", str(out), "--window-ms", "200"])
+    assert (out / "results.json").read_bytes() == before and not list(out.glob("*.stale.*"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
 import sys
 from types import SimpleNamespace
 
@@ -13,18 +12,19 @@ import numpy as np
 import pytest
 
 import intervene
-from benchmarks import _patching_sweeps as sw
 from benchmarks import patching_heatmaps as ph
-from benchmarks._common import REPO_ROOT
-from tasks.errors import ConfigError, PairError, UnknownNameError
+from benchmarks.common import run_cli
+from benchmarks.heatmaps import sweeps as sw
+from benchmarks.heatmaps.results import summarize_sweep
+from tasks.errors import ConfigError, UnknownNameError
 
 QUICK = ["--quick", "--no-progress", "--device", "cpu"]
-QUICK_SWEEPS = ["keyword-encoder", "carrier-decoder", "carrier-heads"]
+QUICK_SWEEPS = ["keyword-encoder", "keyword-decoder"]
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    """One --quick run (2 word-swap pairs x 3 sweeps on tiny.en), shared by the tests of this module."""
+    """One --quick run (2 word-swap pairs x 2 sweeps on tiny.en), shared by the tests of this module."""
     out = tmp_path_factory.mktemp("patching_heatmaps")
     outcome = ph.main(QUICK + ["--out", str(out)])
     return out, outcome
@@ -42,16 +42,17 @@ def _no_model_work(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a resumed run must do no model work")
 
-    monkeypatch.setattr(intervene, "patch", refuse)
     monkeypatch.setattr(intervene, "load_model", refuse)
+    monkeypatch.setattr(intervene.sweeping, "patch_context", refuse)
+    monkeypatch.setattr(intervene.sweeping.PairContext, "build", refuse)
 
 
 def test_quick_results_structure_and_numbers(quick_run):
     out, outcome = quick_run
-    # 2 pairs x (2 metrics units + 3 map units)
-    assert outcome.computed == {"whisper-tiny.en": 10} and outcome.reused == {"whisper-tiny.en": 0}
+    assert outcome.computed == {"whisper-tiny.en": 4} and outcome.reused == {"whisper-tiny.en": 0}  # 2 pairs x 2 sweeps
     results = _results(out)
-    assert results["settings"]["pairs"] == 2 and results["settings"]["window_ms"] == 100.0
+    assert results["settings"]["pairs"] == 2 and results["settings"]["window_ms"] == 200.0
+    assert results["settings_digest"] == ph.PatchingHeatmapsSettings.from_dict(results["settings"]).digest()
     sweeps = _sweeps(out)
     assert list(sweeps) == QUICK_SWEEPS
     for name, s in sweeps.items():
@@ -72,16 +73,15 @@ def test_quick_results_structure_and_numbers(quick_run):
         assert 0.1 < s["peak"]["effect"] <= 1.0 + 1e-6 and s["peak"]["effect"] == pytest.approx(mean.max())
     enc = sweeps["keyword-encoder"]
     assert enc["dims"] == ["layer", "frame"] and enc["coords"]["layer"] == [0, 1, 2, 3]
-    # onset-aligned columns: 2 windows of 100 ms before the onset frame, 6 after
-    assert enc["coords"]["frame"] == [-10, -5, 0, 5, 10, 15, 20, 25]
-    assert enc["time_ms"] == [-200.0, -100.0, 0.0, 100.0, 200.0, 300.0, 400.0, 500.0]
-    assert np.array(enc["mean"])[:, :2].max() < 0.1  # nothing before the word carries it
-    dec = sweeps["carrier-decoder"]
-    assert dec["dims"] == ["layer", "token"] and dec["coords"]["token"][-1] == " word"
+    # onset-aligned columns: 1 window of 200 ms before the onset frame, 3 after
+    assert enc["coords"]["frame"] == [-10, 0, 10, 20]
+    assert enc["time_ms"] == [-200.0, 0.0, 200.0, 400.0]
+    mean = np.array(enc["mean"])
+    assert mean[:, 0].max() < 0.1 < mean[:, 1].max()  # nothing before the word carries it; its first 200 ms do
+    dec = sweeps["keyword-decoder"]
+    assert dec["dims"] == ["layer", "token"] and dec["coords"]["token"] == ["<|startoftranscript|>", "<|notimestamps|>"]
     # the last layer's output at the answer position is the whole computation: patching it restores all
     assert np.array(dec["mean"])[-1, -1] == pytest.approx(1.0, abs=1e-4)
-    heads = sweeps["carrier-heads"]
-    assert heads["dims"] == ["layer", "head"] and heads["coords"]["head"] == list(range(6))
     assert results["timings"]["compute_s"] == pytest.approx(sum(s["compute_s"] for s in sweeps.values()))
 
 
@@ -104,12 +104,12 @@ def test_report_references_existing_files(quick_run):
     for src in sources:
         assert not src.startswith(("/", "http")) and (out / src).is_file(), src
     images = [s for s in sources if s.endswith(".png")]
-    assert len(images) == 1 + 2 * 3  # the overview, then mean and per-pair figures of each sweep
+    assert len(images) == 1 + 2 * 2  # the overview, then mean and per-pair figures of each sweep
     for png in images:
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     wavs = [s for s in sources if s.endswith(".wav")]
-    assert len(wavs) == 2 * 2 * 2  # 2 tasks x 2 pairs (audio_examples) x clean/corrupt
-    assert "<td>keyword-encoder</td>" in page and "layer 3, head" in page
+    assert len(wavs) == 1 * 1 * 2  # 1 task x 1 pair (audio_examples) x clean/corrupt
+    assert "<td>keyword-encoder</td>" in page and "layer 3, token" in page
 
 
 def test_resume_does_no_model_work_and_reproduces_results(quick_run, monkeypatch):
@@ -117,7 +117,7 @@ def test_resume_does_no_model_work_and_reproduces_results(quick_run, monkeypatch
     before = (out / "results.json").read_bytes()
     _no_model_work(monkeypatch)
     outcome = ph.main(QUICK + ["--out", str(out)])
-    assert outcome.computed == {"whisper-tiny.en": 0} and outcome.reused == {"whisper-tiny.en": 10}
+    assert outcome.computed == {"whisper-tiny.en": 0} and outcome.reused == {"whisper-tiny.en": 4}
     assert (out / "results.json").read_bytes() == before
 
 
@@ -126,38 +126,46 @@ def test_damaged_map_is_recomputed_alone(quick_run, tmp_path, monkeypatch):
     out, _ = quick_run
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
-    pair = _sweeps(copy)["carrier-decoder"]["pairs"][1]
+    pair = _sweeps(copy)["keyword-decoder"]["pairs"][1]
     (copy / pair["map"]).write_bytes(b"PK\x03\x04 truncated")
     (copy / "results.json").unlink()
     calls = []
-    real = intervene.patch
-    monkeypatch.setattr(intervene, "patch", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+    real = intervene.sweeping.patch_context
+    monkeypatch.setattr(intervene.sweeping, "patch_context", lambda ctx, sites, **k: calls.append(sites) or real(ctx, sites, **k))
     outcome = ph.main(QUICK + ["--out", str(copy)])
     assert outcome.computed == {"whisper-tiny.en": 1} and calls == ["decoder.block_output"]
-    a, b = _sweeps(out)["carrier-decoder"], _sweeps(copy)["carrier-decoder"]
-    np.testing.assert_allclose(np.array(a["mean"]), np.array(b["mean"]), atol=1e-5)
+    a, b = _sweeps(out)["keyword-decoder"], _sweeps(copy)["keyword-decoder"]
+    assert np.array_equal(np.array(a["per_pair"]), np.array(b["per_pair"]))  # the same numbers, bit for bit
 
 
 def test_pairs_below_min_gap_are_skipped_and_counted(quick_run, tmp_path, monkeypatch):
     out, _ = quick_run
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
-    _no_model_work(monkeypatch)  # min_gap only selects pairs: their metrics are already there
+    _no_model_work(monkeypatch)  # min_gap only selects pairs: their metrics are already stored
     ph.main(QUICK + ["--out", str(copy), "--min-gap", "100"])
     for s in _sweeps(copy).values():
         assert s["pairs_used"] == 0 and s["pairs_skipped"] == 2 and "mean" not in s
         assert all(p["status"] == "skipped" and "< min_gap 100" in p["reason"] for p in s["pairs"])
     assert "0/2" in (copy / "index.html").read_text()
+    assert (copy / "results.stale.json").is_file()  # the report of the other settings, retired
 
 
-def test_pair_error_from_patch_is_a_skip(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise PairError("the metric barely differs between the two halves of the pair")
+def test_refused_pair_is_a_counted_skip(tmp_path):
+    """What intervene.sweep_pairs says of a pair it did not patch reaches the report with its reason."""
+    from intervene import PairOutcome
 
-    monkeypatch.setattr(intervene, "patch", refuse)
-    settings = SimpleNamespace(direction="denoise")
-    record = sw.patch_unit(None, sw.SWEEPS["carrier-heads"], None, None, "yes", settings, None)
-    assert record == {"status": "skipped", "reason": "the metric barely differs between the two halves of the pair"}
+    settings = ph.PatchingHeatmapsSettings(sweeps=("carrier-heads",), corruptions=("word_swap",), pairs=2)
+    specs = sw.pair_specs(2, settings.words, settings.voices, 0)
+    pair = SimpleNamespace(clean_answer="yes", corrupt_answer="no", words=[("yes", 0.3, 0.6)])
+    plan = {("carrier", "word_swap"): [(specs[0], pair, None), (specs[1], None, "no pair: merged words")]}
+    refused = PairOutcome(0, "k", "skipped", "the metric barely differs between the two halves of the pair",
+                          clean_metric=1.0, corrupt_metric=0.98, gap=0.02, seconds=1.5)
+    entry, cmap = summarize_sweep("whisper-tiny.en", "carrier-heads", {"kind": "word_swap"}, settings, plan, [refused],
+                                  tmp_path)  # fmt: skip
+    assert cmap is None and entry["pairs_used"] == 0 and entry["pairs_skipped"] == 2 and entry["compute_s"] == 1.5
+    assert [p["reason"] for p in entry["pairs"]] == [refused.reason, "no pair: merged words"]
+    assert entry["pairs"][0]["gap"] == 0.02 and "mean" not in entry
 
 
 def test_onset_spans_align_columns_across_pairs():
@@ -185,8 +193,13 @@ def test_settings_validation_and_config_file(tmp_path):
         ph.PatchingHeatmapsSettings(corruptions=({"kind": "noise", "snr": 0},))
     with pytest.raises(ConfigError, match="lists a corruption twice"):
         ph.PatchingHeatmapsSettings(corruptions=("word_swap", {"kind": "word_swap"}))
-    with pytest.raises(ConfigError, match="multiple of Whisper's 20 ms frame"):
+    with pytest.raises(ConfigError, match=r"window_ms \(30\) must be a multiple of 20 ms"):
         ph.PatchingHeatmapsSettings(window_ms=30.0)
+    for bad in (float("nan"), "40"):
+        with pytest.raises(ConfigError, match="window_ms"):
+            ph.PatchingHeatmapsSettings(window_ms=bad)
+    with pytest.raises(ConfigError, match=r"pairs \(2.5\) must be a whole number"):
+        ph.PatchingHeatmapsSettings(pairs=2.5)
     s = ph.PatchingHeatmapsSettings()
     assert ph.PatchingHeatmapsSettings.from_dict(s.to_dict()) == s
     cfg = tmp_path / "c.yaml"
@@ -197,11 +210,19 @@ def test_settings_validation_and_config_file(tmp_path):
     assert [sw.corruption_label(c) for c in s.corruptions] == ["gap_fill=silence", "word_swap"]
 
 
-def test_cli_as_a_file_reports_config_errors(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "benchmarks/patching_heatmaps.py", "--corruptions", "word_swop", "--out", str(tmp_path / "o")],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert proc.returncode == 2, proc.stderr
-    assert "patching_heatmaps: error: unknown corruption kind 'word_swop'" in proc.stderr
-    assert "did you mean 'word_swap'" in proc.stderr and not (tmp_path / "o").exists()
+def test_cli_reports_config_errors_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["patching_heatmaps.py", "--corruptions", "word_swop", "--out", str(tmp_path / "o")])
+    with pytest.raises(SystemExit) as info:
+        run_cli(ph.main, ph.SCRIPT)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1
+    assert "patching_heatmaps: error: unknown corruption kind 'word_swop'" in err and "did you mean 'word_swap'" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_carrier_sources_keep_the_window_after_the_word_inside_the_clip():
+    task = sw.make_task("carrier", ("yes", "no"), "please say the word {word} now")
+    spec = sw.pair_specs(1, ("yes", "no"), ("en-us",), 0)[0]
+    utt = sw.make_source(task, spec, 0.3, 0.8)
+    onset = utt.word_span("yes").start_s
+    assert utt.duration_s >= onset + 0.8 + 0.1 - 1e-9 and utt.words[0].word == "please"

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
+import pytest
+
 from benchmarks import perf
-from benchmarks._perf_measure import block_flops, check_block_flops
+from benchmarks.speed.measure import block_flops, check_block_flops
+from tasks.errors import ConfigError
 
 
 def test_perf_quick(tmp_path, capsys):
@@ -15,8 +19,10 @@ def test_perf_quick(tmp_path, capsys):
     for key in ("plain_s", "exact_s", "attribution_s", "exact_speedup", "attribution_speedup", "exact_max_abs_diff",
                 "attribution_spearman", "exact_gflops", "matmul_gflops", "device", "model", "cells"):
         assert key in saved, key
-    assert saved["cells"] == 20 and saved["model"] == "whisper-tiny.en"
-    assert res["exact_max_abs_diff"] <= 1e-4  # exact mode gives the plain loop's numbers
+    assert saved["cells"] == 10 and saved["model"] == "whisper-tiny.en"  # layers 0 and 3 x five 200 ms windows
+    assert res["exact_max_abs_diff"] == 0.0  # exact mode gives the plain loop's numbers, bit for bit
+    assert saved["settings_digest"] == perf.PerfSettings.from_dict(saved["settings"]).digest()
+    assert json.loads((tmp_path / "results.json").read_text())["settings_digest"] == saved["settings_digest"]
     assert -1 <= res["attribution_spearman"] <= 1 and res["attribution_spearman"] > 0.3
     assert res["attribution_estimator"] == "lookahead" and -1 <= res["attribution_atp_spearman"] <= 1
     assert len(res["attribution_spearman_per_layer"]) == 2  # the quick preset's layers 0 and 3
@@ -24,6 +30,25 @@ def test_perf_quick(tmp_path, capsys):
     assert all(v > 0 for v in (res["plain_s"], res["exact_s"], res["attribution_s"], res["matmul_gflops"]))
     assert (tmp_path / "index.html").is_file() and (tmp_path / "maps.npz").is_file()
     assert "exact" in capsys.readouterr().out
+    for row in saved["per_pair"]:  # the map's own instrumentation, recorded by intervene.patch
+        for name in ("plain", "exact", "attribution", "truncated"):
+            timings = row[f"{name}_timings"]
+            assert set(timings) == {"prepare_s", "guards_s", "cells_s"} and timings["guards_s"] < 1e-3  # guards off
+            assert 0 < timings["cells_s"] <= row[f"{name}_s"]
+    with np.load(tmp_path / "maps.npz") as maps:
+        assert sorted(maps.files) == ["attribution_0", "attribution_atp_0", "attribution_ig_0", "exact_0"]
+        assert maps["exact_0"].shape == (2, 5)
+
+
+def test_perf_settings_are_checked():
+    with pytest.raises(ConfigError, match=r"window_ms \(30\) must be a multiple of 20 ms"):
+        perf.PerfSettings(window_ms=30)
+    with pytest.raises(ConfigError, match="ig_steps"):
+        perf.PerfSettings(ig_steps=0)
+    with pytest.raises(ConfigError, match=r"layers\[0\] \(-1\) must be >= 0"):
+        perf.PerfSettings(layers=(-1,))
+    with pytest.raises(ConfigError, match="pairs"):
+        perf.PerfSettings(pairs=(("yes",),))
 
 
 def test_analytic_block_flops_match_torch_counter(tiny_en):
