@@ -192,7 +192,7 @@ def read_wav(path, *, target_rate: int = SAMPLE_RATE, max_duration_s: float | No
         raise ConfigError(f"truncated ({truncated!r}) must be 'warn' or 'error'")
     path = Path(path)
     if not path.is_file():
-        raise AudioError(f"audio file '{path}' does not exist")
+        raise AudioError(f"audio file '{path}' " + ("is a folder, not a file" if path.is_dir() else "does not exist"))
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=False)
     except (RuntimeError, sf.SoundFileError) as exc:  # soundfile raises LibsndfileError(RuntimeError)
