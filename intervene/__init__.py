@@ -42,6 +42,16 @@ _LAZY = {
     "sweep_pairs": "intervene.sweeping",
     "WorkStore": "intervene.workstore",
     "make_key": "intervene.workstore",
+    "Ablation": "intervene.anatomy",
+    "AttentionWindow": "intervene.anatomy",
+    "HeadMask": "intervene.anatomy",
+    "Steering": "intervene.anatomy",
+    "direction": "intervene.anatomy",
+    "transcribe": "intervene.readouts",
+    "Transcript": "intervene.readouts",
+    "TranscriptTask": "intervene.readouts",
+    "transcript_logprob": "intervene.readouts",
+    "nonspeech_rate": "intervene.readouts",
 }
 
 
@@ -80,5 +90,15 @@ __all__ = [
     "Site",
     "WorkStore",
     "make_key",
+    "Ablation",
+    "AttentionWindow",
+    "HeadMask",
+    "Steering",
+    "direction",
+    "transcribe",
+    "Transcript",
+    "TranscriptTask",
+    "transcript_logprob",
+    "nonspeech_rate",
     *_errors.__all__,
 ]

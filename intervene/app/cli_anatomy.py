@@ -133,6 +133,7 @@ def _cmd_ablate(args) -> int:
 def _cmd_window(args) -> int:
     import intervene
 
+    windows = {k: intervene.AttentionWindow(k, layers=args.layers, heads=args.heads) for k in args.k}  # checked first
     model, audio, reference = _load(args)
     summary = {"command": "window", "ks": args.k, "layers": args.layers, "heads": args.heads}
     if args.map:
@@ -144,8 +145,7 @@ def _cmd_window(args) -> int:
         cmap = window_map(model, TranscriptTask(text), transcript_pair(_with_text(audio, text)), args.k, sites)
         summary["map"] = cmap.summary() | {"files": _save_map(cmap, args.out)}
     else:
-        variants = {"all": []} | {f"k={k}": [intervene.AttentionWindow(k, layers=args.layers, heads=args.heads)]
-                                  for k in args.k}
+        variants = {"all": []} | {f"k={k}": [w] for k, w in windows.items()}
         summary["transcripts"] = _transcripts(model, audio, reference, variants)
     _write(args.out, summary)
     return 0
@@ -169,8 +169,10 @@ def _cmd_steer(args) -> int:
 
     import intervene
     import tasks
+    from intervene.anatomy.steering import check_alpha
     from intervene.readouts import nonspeech_clips, nonspeech_rate
 
+    alphas = [check_alpha(a) for a in args.alpha]  # checked before the model loads
     model, audio, reference = _load(args)
     clips = nonspeech_clips(duration_s=args.duration)
     if args.direction:
@@ -183,7 +185,7 @@ def _cmd_steer(args) -> int:
         vector = intervene.direction(model, args.site, speech, list(clips.values()))
         source = "speech minus non-speech (3 synthesized sentences vs the non-speech clips)"
     summary = {"command": "steer", "site": args.site, "direction": source, "alphas": {}}
-    for alpha in args.alpha:
+    for alpha in alphas:
         iv = [intervene.Steering(args.site, vector, alpha)]
         rate = nonspeech_rate(model, clips, iv)
         speech = intervene.transcribe(model, audio, interventions=iv, reference=reference)

@@ -16,7 +16,7 @@ import torch
 
 from intervene.anatomy.apply import applied, as_list
 from intervene.anatomy.base import RunEnv, as_clip
-from tasks.errors import ConfigError
+from tasks.errors import CapabilityError, ConfigError
 
 __all__ = ["Transcript", "TranscriptWord", "transcribe", "align_words", "normalize_words", "STATUSES"]
 
@@ -197,7 +197,11 @@ def transcribe(model, audio, sample_rate: int = 16000, interventions=(), referen
     checked = model.prepare(clip.audio, clip.sample_rate, name="audio")
     env = RunEnv(model, model.inputs(checked, model.sample_rate, checked=True), teacher_forced=False, base=clip)
     with applied(model, ivs, env):
-        text = model.transcribe(checked, model.sample_rate)
+        try:
+            text = model.transcribe(checked, model.sample_rate)
+        except NotImplementedError:
+            raise CapabilityError(f"{model.name} ({model.architecture or type(model).__name__}) does not transcribe; "
+                                  "use a Whisper model") from None
     described = tuple(iv.describe() for iv in ivs)
     if ref is None:
         return Transcript(text, None, tuple(TranscriptWord(w) for w in text.split()), None, described)

@@ -239,6 +239,7 @@ class WhisperSpeechModel(SpeechModel):
         cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
         cache_kw = {_cache_keyword(type(core.decoder)): cache}
         out: list[int] = []
+        max_new_tokens = min(max_new_tokens, int(self.config.max_target_positions) - ids.shape[1])  # decoder positions
         for step in range(max_new_tokens):
             hidden = core.decoder(input_ids=ids, encoder_hidden_states=enc, use_cache=True, **cache_kw).last_hidden_state
             logits = self.lm_head(hidden[:, -1])[0].float()

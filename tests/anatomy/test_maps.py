@@ -1,0 +1,91 @@
+"""Maps of the anatomy interventions through intervene.patch: shapes, values, save/load, k and alpha axes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import intervene
+from intervene.anatomy import Ablation, AttentionWindow, HeadMask, Steering, steer_map, window_map
+from intervene.maps import CausalMap
+from intervene.readouts import TranscriptTask, transcript_pair
+
+
+def test_head_mask_map_is_layer_by_head_and_matches_single_runs(tiny_whisper, yes_no_pair, tmp_path):
+    import tasks
+
+    task = tasks.KeywordTask()
+    cmap = intervene.patch(tiny_whisper, task, yes_no_pair[1], "decoder.cross_attention_head", unit="all", span="all",
+                           method="head_mask", direction="noise")
+    assert cmap.dims == ("layer", "head") and cmap.values.shape == (2, 2)
+    assert all(g["ok"] for g in cmap.meta.guards) and cmap.meta.method == "head_mask"
+    from intervene.context import PairContext
+    from intervene.methods.head_mask import HeadMaskMethod
+
+    m = HeadMaskMethod(PairContext.build(tiny_whisper, task, yes_no_pair[1], "noise"), engine="hooks")
+    for layer in range(2):
+        for head in range(2):
+            got = m.run_interventions([HeadMask(f"decoder.{layer}.cross_attention_head.{head}")])
+            assert cmap.patched[layer, head] == pytest.approx(got, abs=1e-5)
+    cmap.save(tmp_path / "heads.npz")
+    back = CausalMap.load(tmp_path / "heads.npz")
+    np.testing.assert_array_equal(back.values, cmap.values)
+    assert back.meta.runner.startswith("cached")
+
+
+def test_ablation_map_is_layer_by_time(ctx):
+    from intervene.patching import patch_context
+
+    sites = ["encoder.0.block_output", "encoder.2.block_output"]
+    cmap = patch_context(ctx, sites, window_ms=200, span="clip", method="ablation",
+                         intervention=Ablation(None, kind="zero"))  # through pyvene.IntervenableModel
+    assert cmap.dims == ("layer", "frame") and cmap.values.shape == (2, 5)
+    assert np.isfinite(cmap.values).all() and np.ptp(cmap.values) > 0
+    assert cmap.meta.runner.startswith("pyvene")
+
+
+def test_window_map_stacks_k_and_saves(tiny_whisper, yes_no_pair, tmp_path):
+    import tasks
+
+    cmap = window_map(tiny_whisper, tasks.KeywordTask(), yes_no_pair[1], [1499, 10, 2])
+    assert cmap.dims == ("k", "layer") and cmap.values.shape == (3, 3)
+    np.testing.assert_allclose(cmap.values[0], 0.0, atol=1e-4)  # k covering every frame changes nothing
+    assert np.abs(cmap.values[2]).max() > 1e-3
+    assert cmap.meta.guards and all(g["ok"] for g in cmap.meta.guards)
+    cmap.save(tmp_path / "k.npz")
+    back = CausalMap.load(tmp_path / "k.npz")
+    assert back.dims == ("k", "layer") and back.coords["k"] == [1499, 10, 2]
+    heads = window_map(tiny_whisper, tasks.KeywordTask(), yes_no_pair[1], [4], "encoder.attention_head",
+                       guards=False)
+    assert heads.dims == ("k", "layer", "head") and heads.values.shape == (1, 3, 2)
+
+
+def test_steer_map_stacks_alpha(tiny_whisper, yes_no_pair, vec16):
+    import tasks
+
+    cmap = steer_map(tiny_whisper, tasks.KeywordTask(), yes_no_pair[1], Steering(None, vec16, 1.0), [0.0, 2.0],
+                     "encoder.block_output")
+    assert cmap.dims == ("alpha", "layer") and cmap.values.shape == (2, 3)
+    np.testing.assert_allclose(cmap.values[0], 0.0, atol=1e-6)
+    assert np.abs(cmap.values[1]).max() > 1e-4
+
+
+def test_transcript_task_scores_the_reference_tokens(tiny_whisper, yes_no_pair):
+    utt = yes_no_pair[0]
+    text = "yes"
+    task = TranscriptTask(text)
+    readout = task.readout(tiny_whisper, text)
+    ids = readout.decoder_input_ids
+    assert ids[0, : len(tiny_whisper.prompt_ids)].tolist() == tiny_whisper.prompt_ids
+    with torch.no_grad():
+        logits = tiny_whisper.logits(tiny_whisper.inputs(utt.audio, 16000, ids))
+    logp = torch.log_softmax(logits[0].float(), -1)
+    targets = ids[0, len(tiny_whisper.prompt_ids):].tolist() + [tiny_whisper.eot_id]
+    start = len(tiny_whisper.prompt_ids) - 1
+    expected = sum(float(logp[start + i, t]) for i, t in enumerate(targets))
+    assert float(readout.metric(logits)) == pytest.approx(expected, abs=1e-4)
+    assert intervene.transcript_logprob(tiny_whisper, utt, text) == pytest.approx(expected, abs=1e-4)
+    pair = transcript_pair(utt)
+    assert pair.metadata["text"] == "yes" and not pair.corrupt.any()
+    assert TranscriptTask().answers(pair) == ("yes", "yes")
