@@ -1,231 +1,147 @@
 """The ``speechlens`` command.
 
     speechlens demo [--quick] [--out DIR]
-    speechlens patch --model whisper-tiny.en --word yes --swap no --voice en-us [--out DIR] ...
-    speechlens patch --pair saved_pair_dir [--pair another ...] ...
-    speechlens pair --word yes --corruption noise --param snr_db=0 --out DIR
-    speechlens transcribe FILE.wav ... ; speechlens models ; speechlens sites [--model NAME]
+    speechlens pair --word yes --swap no --out pairs/yes-no           (make and save a minimal pair)
+    speechlens patch --pair pairs/yes-no [--pair another ...] ...     (patch saved pairs)
+    speechlens patch --word cat --swap dog --text "the {word} sat on the mat"
+    speechlens corruptions [KIND] ; speechlens methods ; speechlens models ; speechlens sites ;
+    speechlens voices ; speechlens transcribe FILE.wav ...
 
-Errors a user can cause end with a one-line message and exit status 2, not a traceback.
+Parsing imports nothing heavy (``speechlens --help`` answers at once); a command imports torch
+and the model only when it runs. Errors a user can cause end with a one-line message naming
+the argument, the value and the rule, and exit status 2, without a traceback; they are found
+before a model is loaded or anything is computed, output folder included.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
-import time
-from pathlib import Path
 
-__all__ = ["main"]
+from intervene.app import helptext as H
+from intervene.app.cli_args import map_span, number, os_error_message, template, whole
+from intervene.app.commands import COMMANDS, echo
 
+__all__ = ["main", "build_parser", "echo"]
 
-def echo(*parts, file=None) -> None:
-    """Write one line of command output (what the user ran the command to see) to stdout or ``file``."""
-    (file or sys.stdout).write(" ".join(str(p) for p in parts) + "\n")
-
-
-def _value(text: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
+_MAX_RATE, _MIN_RATE, _MAX_PITCH = 450, 80, 99  # tasks.tts limits, without importing the synthesizer
 
 
-def _params(items) -> dict:
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            from tasks.errors import ConfigError
-
-            raise ConfigError(f"--param {item!r} must look like name=value, e.g. snr_db=10")
-        k, v = item.split("=", 1)
-        out[k.strip()] = _value(v.strip())
-    return out
+def _add_common(p, out_default: str) -> None:
+    p.add_argument("--model", default="whisper-tiny.en", help="bundled model name (`speechlens models`) or a model "
+                   "folder (default: whisper-tiny.en)")  # fmt: skip
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA if available, else cpu)")
+    p.add_argument("--out", default=out_default, help=f"output folder, created if needed (default: {out_default})")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def _add_pair_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("the minimal pair (synthesized)")
-    g.add_argument("--word", default="yes", help="the clean keyword (default: yes)")
-    g.add_argument("--swap", help="word-swap corruption: the word the corrupt half says instead")
-    g.add_argument("--corruption", default=None, help="corruption kind (default: word_swap with --swap, else noise)")
-    g.add_argument("--param", action="append", metavar="NAME=VALUE", help="corruption parameter (repeatable)")
-    g.add_argument("--voice", default="en-us", help="espeak-ng voice (see `speechlens voices`)")
-    g.add_argument("--rate", type=int, default=175, help="speaking rate, words per minute")
-    g.add_argument("--pitch", type=int, default=50, help="voice pitch, 0-99")
-    g.add_argument("--task", choices=("keyword", "carrier"), default="keyword",
-                   help="keyword: the word alone; carrier: 'please say the word WORD now'")
-    g.add_argument("--duration", type=float, default=1.0, help="keyword clips are padded to this length (s)")
-    g.add_argument("--seed", type=int, default=0, help="corruption seed")
+def _add_pair_args(p) -> None:
+    g = p.add_argument_group(
+        "the minimal pair (synthesized offline)",
+        "  A clean clip of --word and a corrupted copy of it. `speechlens corruptions` lists every\n"
+        "  corruption kind with its parameters, defaults and ranges.",
+    )
+    g.add_argument("--word", default="yes", help="the clean word (default: yes)")
+    g.add_argument("--swap", metavar="WORD", help="make a word swap: the corrupt clip says WORD instead of --word")
+    g.add_argument("--corruption", metavar="KIND", default=None,
+                   help="corruption kind (default: word_swap with --swap, else noise); see `speechlens corruptions`")
+    g.add_argument("--param", action="append", metavar="NAME=VALUE",
+                   help="a corruption parameter, repeatable, e.g. --param snr_db=-5 --param span=word "
+                   "(the corruption's span= says where it acts; --map-span says what the map covers)")
+    g.add_argument("--text", type=template, metavar="SENTENCE",
+                   help='say --word inside this sentence, e.g. "the {word} sat on the mat" ({word} once); '
+                   "a word swap then changes only the word")
+    g.add_argument("--voice", default="en-us", help="espeak-ng voice (default: en-us; see `speechlens voices`)")
+    g.add_argument("--rate", type=whole("--rate", _MIN_RATE, _MAX_RATE, "words per minute"), default=175,
+                   help=f"speaking rate, {_MIN_RATE}-{_MAX_RATE} words per minute (default: 175)")
+    g.add_argument("--pitch", type=whole("--pitch", 0, _MAX_PITCH), default=50,
+                   help=f"voice pitch, 0-{_MAX_PITCH} (default: 50)")
+    g.add_argument("--task", choices=("keyword", "carrier"), default=None,
+                   help="keyword: the word alone (default); carrier: inside 'please say the word WORD now' "
+                   "(--text gives your own sentence)")
+    g.add_argument("--duration", type=number("--duration", 0.0, 30.0, low_open=True, unit="s"), default=1.0,
+                   help="keyword clips are padded with silence to this length, up to 30 s (default: 1.0)")
+    g.add_argument("--seed", type=whole("--seed", 0), default=0, help="seed of the corruption's random draws (default: 0)")
 
 
-def _make_task(args):
-    import tasks
-
-    words = [w.strip() for w in args.words.split(",")] if getattr(args, "words", None) else list(tasks.SPEECH_COMMANDS_CORE)
-    for w in (args.word, getattr(args, "swap", None)):
-        if w and w.lower() not in words:
-            words.append(w.lower())
-    return tasks.CarrierTask(words) if args.task == "carrier" else tasks.KeywordTask(words)
-
-
-def _make_pair(args, task):
-    import corruptions
-
-    if args.task == "carrier":
-        utt = task.utterance(args.word, voice=args.voice, rate=args.rate, pitch=args.pitch)
-    else:
-        import tasks
-
-        utt = tasks.speak(args.word, voice=args.voice, rate=args.rate, pitch=args.pitch).padded(args.duration)
-    params = _params(args.param)
-    kind = args.corruption or ("word_swap" if args.swap else "noise")
-    if args.swap:
-        if kind != "word_swap":
-            from tasks.errors import ConfigError
-
-            raise ConfigError(f"--swap makes a word_swap pair; drop --corruption {kind} or --swap")
-        params["word"] = args.swap
-    return corruptions.get(kind, **params).pair(utt, seed=args.seed, target=args.word)
-
-
-def _cmd_patch(args) -> int:
-    import intervene
-    from corruptions import MinimalPair
-    from tasks.atomic import write_json
-
-    t0 = time.time()
-    model = intervene.load_model(args.model, device=args.device)
-    task = _make_task(args)
-    if args.pair:
-        pairs = [MinimalPair.load(p) for p in args.pair]
-    else:
-        pairs = [_make_pair(args, task)]
-    sites = args.sites or (["decoder.block_output"] if args.unit == "token" else ["encoder.block_output"])
-    kwargs = dict(unit=args.unit, window_ms=args.window_ms, span=args.span, direction=args.direction,
-                  method=args.method, estimator=args.estimator, ig_steps=args.ig_steps, context_frames=args.context_frames,
-                  progress=not args.no_progress)
-    out = Path(args.out)
-    if len(pairs) == 1:
-        cmap = intervene.patch(model, task, pairs[0], sites, **kwargs)
-        pairs[0].save(out / "pair")
-    else:
-        progress = kwargs.pop("progress")
-        cmap = intervene.sweep(model, task, pairs, sites, progress=progress, checkpoint_dir=out / "per_pair", **kwargs)
-    cmap.save(out / "map.npz")
-    cmap.plot(out / "map.png", show_std=cmap.n_pairs > 1)
-    summary = cmap.summary() | {"seconds": round(time.time() - t0, 2), "files": ["map.npz", "map.json", "map.png"]}
-    write_json(out / "summary.json", summary)
-    echo(json.dumps(summary, indent=2))
-    echo(f"wrote {out / 'map.png'}, map.npz, map.json, summary.json", file=sys.stderr)
-    return 0
-
-
-def _cmd_pair(args) -> int:
-    task = _make_task(args)
-    pair = _make_pair(args, task)
-    path = pair.save(args.out)
-    echo(f"wrote {path}: {pair.clean_answer} -> {pair.corrupt_answer}, changed {pair.changed_spans}")
-    return 0
-
-
-def _cmd_demo(args) -> int:
-    from intervene.app.demo import DemoSettings, run_demo
-
-    settings = DemoSettings.quick(args.model) if args.quick else DemoSettings(model=args.model)
-    run_demo(args.out, settings, device=args.device, progress=not args.no_progress)
-    return 0
-
-
-def _cmd_transcribe(args) -> int:
-    import intervene
-    from tasks.audio import read_wav
-
-    model = intervene.load_model(args.model, device=args.device)
-    for f in args.files:
-        echo(f"{f}\t{model.transcribe(read_wav(f, max_duration_s=model.max_duration_s))}")
-    return 0
-
-
-def _cmd_models(args) -> int:
-    from intervene.models.loader import BUNDLED
-
-    for name, b in BUNDLED.items():
-        echo(f"{name:18s} {b.description}\n{'':18s} pip: {b.pip}; licence: {b.licence}")
-    return 0
-
-
-def _cmd_sites(args) -> int:
-    import intervene
-
-    model = intervene.load_model(args.model, device="cpu")
-    for spec in model.table.specs:
-        sites = model.sites(spec.stream, spec.component)
-        echo(f"{spec.stream}.{spec.component:24s} {len(sites):4d} sites  e.g. {sites[-1].key:32s} {spec.doc}")
-    return 0
-
-
-def _cmd_voices(args) -> int:
-    import tasks
-
-    echo("\n".join(tasks.voices()))
-    return 0
+def _add_patch_args(p) -> None:
+    g = p.add_argument_group("the map")
+    g.add_argument("--pair", action="append", metavar="DIR",
+                   help="a pair folder saved by `speechlens pair` (repeatable: a sweep averages the maps)")
+    g.add_argument("--words", help="candidate words, comma-separated (default: the 10 Speech Commands words, "
+                   "plus --word and --swap)")  # fmt: skip
+    g.add_argument("--sites", nargs="+", metavar="SITE",
+                   help="site keys (encoder.3.block_output) or stream.component for every layer "
+                   "(default: encoder.block_output; see `speechlens sites`)")
+    g.add_argument("--unit", choices=tuple(H.UNIT_NOTES), default=None,
+                   help=H.choices_help(H.UNIT_NOTES, "map columns:"))
+    g.add_argument("--window-ms", type=number("--window-ms", 0.0, low_open=True, unit="ms"), default=None,
+                   help="width of a time column, a multiple of the model's 20 ms frame (default: 20 ms, one frame)")
+    g.add_argument("--map-span", dest="map_span", type=map_span, default="changed", metavar="SPAN",
+                   help=H.choices_help(H.MAP_SPAN_NOTES, "which stretch of the clip the map's time columns cover "
+                                       "(not the corruption's --param span=):"))
+    g.add_argument("--span", dest="map_span", type=map_span, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    g.add_argument("--margin-ms", type=number("--margin-ms", 0.0, unit="ms"), default=100.0,
+                   help="--map-span changed/word: widen by this on each side (default: 100)")
+    g.add_argument("--direction", choices=tuple(H.DIRECTION_NOTES), default="denoise",
+                   help=H.choices_help(H.DIRECTION_NOTES))
+    g.add_argument("--method", default=None, metavar="METHOD",
+                   help=H.choices_help(H.METHOD_NOTES, "how cells are computed:") + " (`speechlens methods` lists "
+                   "every registered method)")
+    g.add_argument("--estimator", default=None, metavar="NAME",
+                   help=H.choices_help(H.ESTIMATOR_NOTES, "--method attribution only:"))
+    g.add_argument("--ig-steps", type=whole("--ig-steps", 0), default=0,
+                   help="integrated-gradient steps (with --estimator ig; default: 0)")
+    g.add_argument("--context-frames", type=whole("--context-frames", 1), default=None,
+                   help="Whisper: run only this many encoder positions (faster, approximate; default: all 1500)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from intervene import methods
+    """The argument parser (cheap: builds no model and imports no torch)."""
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="speechlens", formatter_class=fmt, epilog=H.MAIN_EPILOG,
+        description="Causal interventions on speech models: where in Whisper does the answer come from?",
+    )  # fmt: skip
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details (and tracebacks)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    parser = argparse.ArgumentParser(prog="speechlens", description="Causal interventions on speech models.")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("demo", help="the built-in job: maps for several corruption designs + an HTML page",
+                       description=H.DEMO_EPILOG, formatter_class=fmt)  # fmt: skip
+    _add_common(p, "speechlens-demo")
+    p.add_argument("--quick", action="store_true", help="one word, two corruptions, coarse windows (about a minute)")
 
-    def common(p, out_default):
-        p.add_argument("--model", default="whisper-tiny.en", help="bundled name or model folder")
-        p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA if available)")
-        p.add_argument("--out", default=out_default, help=f"output folder (default: {out_default})")
-        p.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-    p = sub.add_parser("demo", help="the built-in default job: maps for several corruption designs + HTML")
-    common(p, "speechlens-demo")
-    p.add_argument("--quick", action="store_true", help="one word, two corruptions, coarse windows (tests)")
-    p.set_defaults(func=_cmd_demo)
-
-    p = sub.add_parser("patch", help="patch one pair (or a sweep over saved pairs) and write the map")
-    common(p, "speechlens-patch")
+    p = sub.add_parser("patch", help="patch one pair (or average saved pairs) and write the map",
+                       description="Activation patching between the two clips of a minimal pair.",
+                       epilog=H.PATCH_EPILOG, formatter_class=fmt)  # fmt: skip
+    _add_common(p, "speechlens-patch")
     _add_pair_args(p)
-    p.add_argument("--pair", action="append", metavar="DIR", help="a saved MinimalPair folder (repeatable)")
-    p.add_argument("--words", help="candidate words, comma-separated (default: the 10 Speech Commands words)")
-    p.add_argument("--sites", nargs="+", help="site keys or stream.component (default: encoder.block_output)")
-    p.add_argument("--unit", choices=("frame", "token", "all"), default=None, help="map columns")
-    p.add_argument("--window-ms", type=float, default=None, help="time window width (multiple of 20 ms)")
-    p.add_argument("--span", default="changed", help="changed | clip | word | all | START,END (seconds)")
-    p.add_argument("--direction", choices=("denoise", "noise"), default="denoise")
-    p.add_argument("--method", choices=methods.names(), default=None,
-                   help="; ".join(f"{n}: {methods.get(n).summary}" for n in methods.names()))
-    p.add_argument("--estimator", choices=methods.ESTIMATORS, default=None,
-                   help="attribution: lookahead (default), atp (gradient x difference) or ig (with --ig-steps)")
-    p.add_argument("--ig-steps", type=int, default=0, help="attribution: integrated-gradient steps (estimator ig)")
-    p.add_argument("--context-frames", type=int, default=None, help="Whisper: truncated encoder context")
-    p.set_defaults(func=_cmd_patch)
+    _add_patch_args(p)
 
-    p = sub.add_parser("pair", help="make and save a minimal pair")
+    p = sub.add_parser("pair", help="make and save a minimal pair (for `patch --pair`)", epilog=H.PAIR_EPILOG,
+                       formatter_class=fmt)  # fmt: skip
     p.add_argument("--out", required=True, help="pair folder to write")
     _add_pair_args(p)
     p.add_argument("--words", help=argparse.SUPPRESS)
-    p.set_defaults(func=_cmd_pair)
+
+    p = sub.add_parser("corruptions", help="list the corruption kinds with their parameters, defaults and ranges")
+    p.add_argument("kind", nargs="?", help="one kind, with its whole description")
+
+    sub.add_parser("methods", help="list the intervention methods (for patch --method)")
 
     p = sub.add_parser("transcribe", help="transcribe audio files")
     p.add_argument("files", nargs="+")
     p.add_argument("--model", default="whisper-tiny.en")
     p.add_argument("--device", default=None)
-    p.set_defaults(func=_cmd_transcribe)
 
-    sub.add_parser("models", help="list the bundled models").set_defaults(func=_cmd_models)
+    sub.add_parser("models", help="list the bundled models")
     p = sub.add_parser("sites", help="list a model's intervention sites")
     p.add_argument("--model", default="whisper-tiny.en")
-    p.set_defaults(func=_cmd_sites)
-    sub.add_parser("voices", help="list the default synthesizer voices").set_defaults(func=_cmd_voices)
+    sub.add_parser("voices", help="list the default synthesizer voices")
+    for name, func in COMMANDS.items():
+        sub.choices[name].set_defaults(func=func)
+
     from intervene.app.cli_anatomy import add_commands  # ablate, window, heads, steer, lens (issue 13)
 
     add_commands(sub)
@@ -233,17 +149,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run ``speechlens`` with ``argv`` (default: the command line); returns the exit status."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if getattr(args, "span", None) and "," in str(args.span):
-        args.span = tuple(float(x) for x in args.span.split(","))
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")  # fmt: skip
     from tasks.errors import SpeechLensError
 
     try:
         return args.func(args)
     except SpeechLensError as exc:
-        echo(f"speechlens: error: {exc}", file=sys.stderr)
+        echo(f"speechlens {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk or a folder that turned read-only mid-run: say so in words
+        if args.verbose:
+            logging.getLogger("speechlens").exception("while running %s", args.command)
+        echo(f"speechlens {args.command}: error: {os_error_message(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        echo(f"speechlens {args.command}: interrupted; run it again with the same --out to resume", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

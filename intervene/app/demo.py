@@ -2,15 +2,21 @@
 
 On whisper-tiny.en and synthesized keywords it builds minimal pairs with several corruption
 designs (word swap, noise, gap, pitch shift), sweeps every encoder layer x time window with
-exact activation patching, and writes an HTML page with the heatmaps, both spectrograms and
-an audio player for both halves of every pair, plus every map (.npz + .json) and a summary.
+exact activation patching, and writes an HTML page with the heatmaps (one colour scale for
+all of them), both spectrograms and an audio player for both halves of every pair, links to
+every map's data (.npz + .json), and a summary.
+
+A map is only meaningful when the corruption lowers the metric clearly: each pair's gap
+(clean minus corrupt metric) is measured first. A pair whose corruption raised the metric is
+skipped; one whose gap is below ``DemoSettings.min_gap`` is mapped but flagged. Both are
+said in the log, the summary table and the pair's card.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +24,7 @@ import numpy as np
 from tasks.atomic import write_json
 from tasks.errors import PairError
 
-__all__ = ["DemoSettings", "run_demo", "DEMO_CORRUPTIONS"]
+__all__ = ["DemoSettings", "run_demo", "DEMO_CORRUPTIONS", "gap_verdict"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +39,8 @@ DEMO_CORRUPTIONS = (
 
 @dataclass(frozen=True)
 class DemoSettings:
+    """What the demo runs; ``min_gap`` (nats): smaller clean-minus-corrupt gaps are flagged."""
+
     model: str = "whisper-tiny.en"
     words: tuple = ("yes", "stop")
     voice: str = "en-us"
@@ -41,10 +49,35 @@ class DemoSettings:
     onset_s: float = 0.3
     seed: int = 0
     corruptions: tuple = DEMO_CORRUPTIONS
+    min_gap: float = 1.0
 
     @classmethod
     def quick(cls, model: str = "whisper-tiny.en") -> "DemoSettings":
         return cls(model=model, words=("yes",), window_ms=100.0, corruptions=DEMO_CORRUPTIONS[:2])
+
+
+def gap_verdict(clean_metric: float, corrupt_metric: float, min_gap: float) -> tuple[str, str]:
+    """``(status, reason)`` of a pair from its unpatched metrics.
+
+    ``"ok"``: the corruption lowers the metric by at least ``min_gap``; ``"weak"``: by less
+    (the map's ratios are noisy); ``"skipped"``: it raised the metric or left it unchanged (a
+    map would measure the opposite of what its colours say).
+
+    Examples
+    --------
+    >>> gap_verdict(7.62, 8.01, 1.0)[0]
+    'skipped'
+    >>> gap_verdict(7.0, 6.5, 1.0)[0], gap_verdict(7.0, -3.0, 1.0)[0]
+    ('weak', 'ok')
+    """
+    gap = clean_metric - corrupt_metric
+    if not np.isfinite(gap) or gap <= 0:
+        return "skipped", (f"the corruption did not lower the metric (clean {clean_metric:.2f}, corrupt "
+                           f"{corrupt_metric:.2f}): a map would be meaningless")  # fmt: skip
+    if gap < min_gap:
+        return "weak", (f"the corruption lowers the metric by only {gap:.2f} nats (clean {clean_metric:.2f}, "
+                        f"corrupt {corrupt_metric:.2f}; < {min_gap:g}): the map's ratios are noisy")  # fmt: skip
+    return "ok", ""
 
 
 def _spectrogram_figure(model, pair, path) -> None:
@@ -70,12 +103,55 @@ def _spectrogram_figure(model, pair, path) -> None:
     plt.close(fig)
 
 
-def run_demo(out, settings: DemoSettings | None = None, device=None, progress: bool = True, log=print) -> Path:
+def _design(kind: str, params: dict, pair) -> str:
+    """What the corruption did, in words: ``word swap 'yes' -> 'no'``, ``noise (snr_db=-5, ...) on 'yes'``."""
+    if pair.clean_answer != pair.corrupt_answer:
+        return f"{kind.replace('_', ' ')}: '{pair.clean_answer}' -> '{pair.corrupt_answer}'"
+    args = ", ".join(f"{k}={v}" for k, v in params.items())
+    return f"{kind.replace('_', ' ')}{f' ({args})' if args else ''} on '{pair.clean_answer}'"
+
+
+@dataclass
+class _Entry:
+    name: str
+    kind: str
+    params: dict
+    pair: object
+    status: str = "ok"
+    reason: str = ""
+    clean: float = float("nan")
+    corrupt: float = float("nan")
+    cmap: object = None
+    seconds: float = 0.0
+    row: list = field(default_factory=list)
+
+
+def _card(report, e: _Entry) -> None:
+    def build(r):
+        r.heading(f"{e.name}: {_design(e.kind, e.params, e.pair)}", level=3)
+        if e.status != "ok":
+            r.text(("Skipped: " if e.status == "skipped" else "Warning: ") + e.reason + ".")
+        r.audio([(f"clean: '{e.pair.clean_answer}'", f"pairs/{e.name}/clean.wav"),
+                 (f"corrupt: '{e.pair.corrupt_answer}'", f"pairs/{e.name}/corrupt.wav")])  # fmt: skip
+        r.image(f"maps/{e.name}-spectrograms.png", f"{e.name} spectrograms")
+        if e.cmap is not None:
+            r.image(f"maps/{e.name}.png", f"{e.name} causal-effect map")
+            r.links([("map data", f"maps/{e.name}.npz"), ("map metadata", f"maps/{e.name}.json"),
+                     ("picture", f"maps/{e.name}.png"), ("pair", f"pairs/{e.name}/pair.json")])  # fmt: skip
+        else:
+            r.links([("pair", f"pairs/{e.name}/pair.json")])
+
+    report.card(build)
+
+
+def run_demo(out, settings: DemoSettings | None = None, device=None, progress: bool = True, log=logger.info) -> Path:
     """Run the demo into folder ``out``; return the path of its index.html."""
     import corruptions
     import intervene
     import tasks
-    from intervene.app.report import Report, format_table
+    from intervene.app.plotting import shared_scale
+    from intervene.context import PairContext
+    from intervene.patching import patch_context
 
     settings = settings or DemoSettings()
     out = Path(out)
@@ -83,60 +159,90 @@ def run_demo(out, settings: DemoSettings | None = None, device=None, progress: b
     t0 = time.time()
     model = intervene.load_model(settings.model, device=device)
     task = tasks.KeywordTask()
+    sites = model.sites("encoder", "block_output")
     log(f"loaded {model.name} on {model.device} in {time.time() - t0:.1f} s; "
         f"{len(settings.words)} words x {len(settings.corruptions)} corruptions")
+    entries = []
+    for word in settings.words:
+        utt = tasks.speak(word, voice=settings.voice).padded(settings.duration_s, settings.onset_s)
+        for kind, params in settings.corruptions:
+            e = _Entry(f"{word}-{kind}", kind, params, corruptions.get(kind, **params).pair(utt, seed=settings.seed,
+                                                                                             target=word))
+            e.pair.save(out / "pairs" / e.name)
+            _spectrogram_figure(model, e.pair, out / "maps" / f"{e.name}-spectrograms.png")
+            t = time.time()
+            ctx = PairContext.build(model, task, e.pair)
+            e.clean, e.corrupt = ctx.clean_metric, ctx.corrupt_metric
+            e.status, e.reason = gap_verdict(e.clean, e.corrupt, settings.min_gap)
+            if e.status != "skipped":
+                try:
+                    e.cmap = patch_context(ctx, sites, window_ms=settings.window_ms, progress=progress)
+                    e.cmap.save(out / "maps" / f"{e.name}.npz")
+                except PairError as exc:
+                    e.status, e.reason = "skipped", str(exc)
+            e.seconds = round(time.time() - t, 1)
+            line = f"  {e.name}: clean {e.clean:.2f}, corrupt {e.corrupt:.2f}"
+            if e.cmap is not None:
+                line += f", max effect {float(np.nanmax(e.cmap.values)):.2f}"
+            log(line + (f" -- {e.status.upper()}: {e.reason}" if e.status != "ok" else "") + f" ({e.seconds:.1f} s)")
+            entries.append(e)
+    vmax = shared_scale([e.cmap for e in entries if e.cmap is not None])
+    for e in entries:
+        if e.cmap is not None:
+            e.cmap.plot(out / "maps" / f"{e.name}.png", vmax=vmax)
+    return _write_report(out, model, settings, entries, vmax, t0, log)
+
+
+def _row(e: _Entry) -> list:
+    where, at_s, top = None, None, None
+    if e.cmap is not None:
+        top = float(np.nanmax(e.cmap.values))
+        arg = e.cmap.summary().get("argmax") or {}
+        where = arg.get("layer")
+        if "frame" in arg:
+            at_s = round(float(e.cmap.times_s[list(e.cmap.coords["frame"]).index(arg["frame"])]), 3)
+    metric = e.cmap.meta["metric"] if e.cmap is not None else ("logit_diff" if e.kind == "word_swap" else "logodds")
+    return [e.name, f"{e.pair.clean_answer}->{e.pair.corrupt_answer}", metric, e.clean, e.corrupt,
+            e.clean - e.corrupt, e.status, top, where, at_s, e.seconds]  # fmt: skip
+
+
+def _write_report(out, model, settings, entries, vmax, t0, log) -> Path:
+    from intervene.app.report import Report, format_table
+
     report = Report(f"SpeechLens demo: where {model.name} hears the word")
     report.text(
         "Each pair below is a synthesized keyword (clean) and a corrupted copy. Every cell of a heatmap patches "
         f"the clean run's residual stream at one encoder layer over one {settings.window_ms:g} ms window into the "
         "corrupt run (denoising) and shows how much of the clean-vs-corrupt metric gap that restores "
         "(1 = all of it, 0 = none). Word swaps use the logit difference between the two words; the other "
-        "corruptions keep the word, so they use the log-odds of the word among the ten Speech Commands words."
+        "corruptions keep the word, so they use the log-odds of the word among the ten Speech Commands words. "
+        f"All maps share one colour scale (-{vmax:.2f} to {vmax:.2f}); hatched cells were not computed."
     )
-    rows, summaries = [], []
-    cards = []
-    for word in settings.words:
-        utt = tasks.speak(word, voice=settings.voice).padded(settings.duration_s, settings.onset_s)
-        for kind, params in settings.corruptions:
-            name = f"{word}-{kind}"
-            pair = corruptions.get(kind, **params).pair(utt, seed=settings.seed, target=word)
-            pair.save(out / "pairs" / name)
-            t = time.time()
-            try:
-                cmap = intervene.patch(model, task, pair, model.sites("encoder", "block_output"),
-                                       window_ms=settings.window_ms, progress=progress)
-            except PairError as exc:
-                log(f"  {name}: skipped ({exc})")
-                summaries.append({"pair": name, "skipped": str(exc)})
-                continue
-            cmap.save(out / "maps" / f"{name}.npz")
-            cmap.plot(out / "maps" / f"{name}.png")
-            _spectrogram_figure(model, pair, out / "maps" / f"{name}-spectrograms.png")
-            where = cmap.summary().get("argmax", {})
-            row = [name, f"{pair.clean_answer}->{pair.corrupt_answer}", cmap.meta["metric"], cmap.clean_metric,
-                   cmap.corrupt_metric, float(np.nanmax(cmap.values)), where.get("layer"),
-                   round(float(cmap.times_s[list(cmap.coords["frame"]).index(where["frame"])]), 3) if where else None,
-                   round(time.time() - t, 1)]
-            rows.append(row)
-            summaries.append({"pair": name, "seconds": row[-1], **cmap.summary()})
-            log(f"  {name}: clean {cmap.clean_metric:.2f}, corrupt {cmap.corrupt_metric:.2f}, "
-                f"max effect {row[5]:.2f} ({row[-1]:.1f} s)")
-            cards.append((name, pair, kind, params))
-    headers = ["pair", "answers", "metric", "clean", "corrupt", "max effect", "layer", "at (s)", "seconds"]
+    flagged = [e for e in entries if e.status != "ok"]
+    if flagged:
+        report.text("Pairs to read with care: " + "; ".join(f"{e.name} ({e.status}): {e.reason}" for e in flagged)
+                    + ". A skipped pair has no map.")  # fmt: skip
+    headers = ["pair", "answers", "metric", "clean", "corrupt", "gap", "status", "max effect", "layer", "at (s)",
+               "seconds"]  # fmt: skip
+    rows = [_row(e) for e in entries]
     report.heading("Summary")
     report.table(headers, rows)
     report.heading("Pairs and maps")
-    for name, pair, kind, params in cards:
-        def build(r, name=name, pair=pair, kind=kind, params=params):
-            r.heading(f"{name}: {kind} {params or ''}", level=3)
-            r.audio([("clean", f"pairs/{name}/clean.wav"), ("corrupt", f"pairs/{name}/corrupt.wav")])
-            r.image(f"maps/{name}-spectrograms.png", f"{name} spectrograms")
-            r.image(f"maps/{name}.png", f"{name} causal-effect map")
-            r.text(f"map data: maps/{name}.npz + maps/{name}.json; pair: pairs/{name}/pair.json", note=True)
-        report.card(build)
+    for e in entries:
+        _card(report, e)
     report.text(f"Made by `speechlens demo` in {time.time() - t0:.0f} s.", note=True)
+    maps = []
+    for e in entries:
+        base = {"pair": e.name, "status": e.status, "reason": e.reason or None, "clean_metric": e.clean,
+                "corrupt_metric": e.corrupt, "gap": e.clean - e.corrupt, "seconds": e.seconds}  # fmt: skip
+        if e.cmap is not None:
+            base |= e.cmap.summary() | {"files": [f"maps/{e.name}.npz", f"maps/{e.name}.json", f"maps/{e.name}.png"]}
+        if e.status == "skipped":
+            base["skipped"] = e.reason
+        maps.append(base)
     write_json(out / "summary.json", {"settings": {k: getattr(settings, k) for k in settings.__dataclass_fields__},
-                                      "model": model.name, "device": str(model.device), "maps": summaries})
+                                      "model": model.name, "device": str(model.device), "color_scale": vmax,
+                                      "maps": maps})  # fmt: skip
     index = report.write(out)
     log("\n" + format_table(headers, rows))
     log(f"\nwrote {index} ({time.time() - t0:.0f} s)")

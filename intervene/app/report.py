@@ -204,6 +204,14 @@ class Report:
         else:
             self.parts.append(f"<figure>{img}<figcaption>{html.escape(caption)}</figcaption></figure>")
 
+    def links(self, items: Sequence[tuple[str, str]], lead: str = "") -> None:
+        """A line of links to files in the report folder: ``items`` = [(label, relative path), ...]."""
+        anchors = ", ".join(
+            f'<a href="{_url(p)}">{html.escape(label)}</a> <code>{html.escape(Path(p).as_posix())}</code>'
+            for label, p in items
+        )
+        self.parts.append(f'<p class="links note">{html.escape(lead)}{" " if lead else ""}{anchors}</p>')
+
     def audio(self, items: Sequence[tuple[str, str]]) -> None:
         """Audio players in a row (wrapping): ``items`` = [(label, relative wav path), ...]."""
         players = "".join(
