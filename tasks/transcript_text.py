@@ -56,20 +56,23 @@ def split_words(text: str) -> list[TextWord]:
 
 
 def whisper_casing(text: str) -> str:
-    """``text`` with whitespace collapsed; an all-capitals text is lower-cased and capitalised.
+    """``text`` as Whisper writes: whitespace collapsed, an all-capitals text lower-cased, and
+    the first letter capitalised.
 
     Examples
     --------
     >>> whisper_casing("HE HOPED THERE WOULD BE STEW")
     'He hoped there would be stew'
-    >>> whisper_casing("  Turn the  NASA lights off ")
+    >>> whisper_casing("  turn the  NASA lights off ")
     'Turn the NASA lights off'
     """
     text = " ".join(str(text).split())
     letters = [c for c in text if c.isalpha()]
-    if letters and all(c.isupper() for c in letters) and len(letters) > 1:
+    if len(letters) > 1 and all(c.isupper() for c in letters):
         text = text.lower()
-        text = text[:1].upper() + text[1:]
+    first = next((i for i, c in enumerate(text) if c.isalpha()), None)
+    if first is not None and text[first].islower():
+        text = text[:first] + text[first].upper() + text[first + 1 :]
     return text
 
 

@@ -18,12 +18,12 @@ MIT), on a transformers Whisper:
 Punctuation tokens take part in the DTW but belong to no word (as openai-whisper's
 ``merge_punctuations``, a word keeps its own end).
 
-The boundaries this gives lag the speech: the heads attend to a token's audio late in the
-token, so every boundary comes out about 80 ms late on whisper-tiny.en (median signed error
-+84 ms at onsets, +94 ms at offsets on espeak-ng speech). :data:`CALIBRATED_LAG_S` holds the lag
-measured per model by ``benchmarks/alignment.py --calibrate`` (sentences and voices disjoint from
-the benchmark's); :func:`align_whisper` subtracts it unless ``lag_s`` is given (``lag_s=0``:
-openai-whisper's timings as they are).
+The boundaries this gives are shifted by a constant per model: whisper-tiny.en's heads put
+every boundary about 70 ms late, whisper-base's about 80 ms early (median signed errors on
+espeak-ng speech). :data:`CALIBRATED_LAG_S` holds the shift measured per model by
+``python -m benchmarks.alignment --calibrate`` (sentences, voices and a rate disjoint from the
+benchmark's evaluation set); :func:`align_whisper` subtracts it unless ``lag_s`` is given
+(``lag_s=0``: openai-whisper's timings as they are).
 """
 
 from __future__ import annotations
@@ -39,15 +39,16 @@ from tasks.aligned_words import AlignedWord
 from tasks.errors import ConfigError
 from tasks.transcript_text import whisper_casing, word_tokens
 
-__all__ = ["align_whisper", "dtw_path", "median_filter", "alignment_matrix", "CALIBRATED_LAG_S", "lag_of"]
+__all__ = ["align_whisper", "dtw_path", "median_filter", "alignment_matrix", "cross_attention_scores", "CALIBRATED_LAG_S", "lag_of"]
 
 logger = logging.getLogger(__name__)
 
 MEDFILT_WIDTH = 7
 SAMPLES_PER_FRAME = 320  # 20 ms encoder frames at 16 kHz
-CALIBRATED_LAG_S = {"tiny.en": 0.08}
-"""How late DTW boundaries come out, per published size (median signed error on the calibration
-set of benchmarks/alignment.py); sizes not listed are not corrected."""
+CALIBRATED_LAG_S = {"tiny.en": 0.07, "base": -0.08}
+"""How late DTW boundaries come out, per published size, in seconds: the median signed error of
+onsets and offsets pooled, rounded to 10 ms, on the calibration set of benchmarks/alignment.py
+(4 sentences x 7 voices x 170 wpm, 117 words; 2026-11-30). Sizes not listed are not corrected."""
 
 
 def lag_of(model) -> float:
@@ -109,6 +110,35 @@ def dtw_path(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(rows[::-1]), np.asarray(cols[::-1])
 
 
+def cross_attention_scores(model, inputs: dict, heads) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pre-softmax cross-attention scores ``q k^T / sqrt(head_dim)`` of ``heads``, and the logits.
+
+    Read from the ``q_proj`` / ``k_proj`` outputs of the decoder layers' cross-attention during
+    one forward of ``inputs`` (one clip, one decoder row).
+
+    Returns
+    -------
+    scores : torch.Tensor (len(heads), tokens, encoder positions)
+    logits : torch.Tensor (tokens, vocab)
+    """
+    layers = sorted({layer for layer, _ in heads})
+    decoder_layers = model.core.decoder.layers
+    modules = []
+    for layer in layers:
+        attn = decoder_layers[layer].encoder_attn
+        modules += [(f"q{layer}", attn.q_proj, "out"), (f"k{layer}", attn.k_proj, "out")]
+    with torch.no_grad(), record(modules) as store:
+        logits = model.logits(inputs)[0].float()
+    n_heads = int(model.config.decoder_attention_heads)
+    head_dim = int(model.config.d_model) // n_heads
+    scores = []
+    for layer, head in heads:
+        q = store[f"q{layer}"][0].float().view(logits.shape[0], n_heads, head_dim)[:, head]
+        k = store[f"k{layer}"][0].float().view(-1, n_heads, head_dim)[:, head]
+        scores.append((q @ k.T) * head_dim**-0.5)
+    return torch.stack(scores), logits
+
+
 def alignment_matrix(model, audio: np.ndarray, token_ids: list) -> tuple[torch.Tensor, np.ndarray, list]:
     """The averaged, filtered attention of the alignment heads, and each token's probability.
 
@@ -138,27 +168,13 @@ def alignment_matrix(model, audio: np.ndarray, token_ids: list) -> tuple[torch.T
         )
     heads, origin = alignment_heads(model)
     logger.debug("aligning with %d heads (%s)", len(heads), origin)
-    layers = sorted({layer for layer, _ in heads})
-    decoder_layers = model.core.decoder.layers
-    modules = []
-    for layer in layers:
-        attn = decoder_layers[layer].encoder_attn
-        modules += [(f"q{layer}", attn.q_proj, "out"), (f"k{layer}", attn.k_proj, "out")]
     inputs = model.inputs(audio, model.sample_rate, torch.tensor([tokens]), checked=True)
-    with torch.no_grad(), record(modules) as store:
-        logits = model.logits(inputs)[0].float()
+    scores, logits = cross_attention_scores(model, inputs, heads)
     first = len(prompt) - 1
     text_logits = logits[first : first + len(token_ids), : model.eot_id]
     probs = text_logits.softmax(dim=-1)[torch.arange(len(token_ids)), torch.tensor(token_ids)]
     n_frames = int(min(max(audio.shape[0] // SAMPLES_PER_FRAME, 1), model.n_positions))
-    n_heads = int(model.config.decoder_attention_heads)
-    head_dim = int(model.config.d_model) // n_heads
-    weights = []
-    for layer, head in heads:
-        q = store[f"q{layer}"][0].float().view(len(tokens), n_heads, head_dim)[:, head]
-        k = store[f"k{layer}"][0].float().view(-1, n_heads, head_dim)[:n_frames, head]
-        weights.append((q @ k.T) * head_dim**-0.5)
-    w = torch.stack(weights).softmax(dim=-1)  # (heads, tokens, frames)
+    w = scores[..., :n_frames].softmax(dim=-1)  # (heads, tokens, frames)
     std, mean = torch.std_mean(w, dim=-2, keepdim=True, unbiased=False)
     w = median_filter((w - mean) / std.clamp_min(1e-12))
     matrix = w.mean(dim=0)[first:-1]
@@ -190,7 +206,8 @@ def align_whisper(model, audio: np.ndarray, transcript: str, lag_s: float | None
     rows, cols = dtw_path(-matrix.double().cpu().numpy())
     jumps = np.diff(rows, prepend=-1).astype(bool)
     lag_s = lag_of(model) if lag_s is None else float(lag_s)
-    jump_s = np.maximum(cols[jumps] * (SAMPLES_PER_FRAME / model.sample_rate) - lag_s, 0.0)
+    duration_s = audio.shape[0] / model.sample_rate
+    jump_s = np.clip(cols[jumps] * (SAMPLES_PER_FRAME / model.sample_rate) - lag_s, 0.0, duration_s)
     out = []
     for label, group in zip(labels, groups):
         start_s, end_s = float(jump_s[group[0]]), float(jump_s[group[-1] + 1])
