@@ -24,8 +24,10 @@ from corruptions.registry import from_dict, get, kinds, register
 from corruptions.gap import Gap
 from corruptions.lowpass import LowPass
 from corruptions.noise import Noise
+from corruptions.on_word import OnWord
 from corruptions.pair import MinimalPair
 from corruptions.pitch_shift import PitchShift
+from corruptions.recording_swap import RecordingSwap
 from corruptions.reverb import Reverb
 from corruptions.source import Source, as_source
 from corruptions.word_swap import CORE_PARTNERS, PartnerNotFoundError, WordSwap, partner_of
@@ -33,7 +35,7 @@ from tasks import errors as _errors
 from tasks.errors import *  # noqa: F403  (the one error family; its __all__ is the list)
 
 # The registry, in one visible place: kind name -> class (each class's `kind` attribute).
-BUILTIN = (Noise, Gap, PitchShift, LowPass, BandStop, Reverb, WordSwap)
+BUILTIN = (Noise, Gap, PitchShift, LowPass, BandStop, Reverb, WordSwap, RecordingSwap, OnWord)
 for _cls in BUILTIN:
     register(_cls)
 del _cls
@@ -55,6 +57,8 @@ __all__ = [
     "BandStop",
     "Reverb",
     "WordSwap",
+    "RecordingSwap",
+    "OnWord",
     "PartnerNotFoundError",
     "CORE_PARTNERS",
     "partner_of",

@@ -42,6 +42,7 @@ _LAZY = {
     "sweep_pairs": "intervene.sweeping",
     "WorkStore": "intervene.workstore",
     "make_key": "intervene.workstore",
+    "align": "intervene.alignment",
     "Ablation": "intervene.anatomy",
     "AttentionWindow": "intervene.anatomy",
     "HeadMask": "intervene.anatomy",

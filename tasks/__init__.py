@@ -11,6 +11,8 @@ from tasks.speech_commands import SpeechCommands, SpeechCommandsExample
 from tasks.speech_commands_synth import synthesize_speech_commands
 from tasks.tts import speak, voices
 from tasks.utterance import Utterance, WordSpan
+from tasks.datasets import open_dataset
+from tasks.textgrid import read_textgrid, write_textgrid
 
 __all__ = [
     "SAMPLE_RATE",
@@ -30,6 +32,10 @@ __all__ = [
     "synthesize_speech_commands",
     "Utterance",
     "WordSpan",
+    "open_dataset",
+    "read_textgrid",
+    "write_textgrid",
+    "TranscriptTask",
     *_errors.__all__,
 ]
 
@@ -41,6 +47,7 @@ _LAZY = {
     "SPEECH_COMMANDS_CORE": "tasks.keyword",
     "CarrierTask": "tasks.carrier",
     "Readout": "tasks.readout",
+    "TranscriptTask": "tasks.transcript",
 }
 
 

@@ -292,6 +292,19 @@ class SpeechModel:
         """Whether :meth:`lookahead` estimates ``site`` (others fall back to AtP)."""
         return False
 
+    def align_words(self, audio, transcript: str, *, checked: bool = False) -> list:
+        """Word spans of ``transcript`` in ``audio`` with a confidence each (:func:`intervene.align`).
+
+        Raises
+        ------
+        CapabilityError
+            The architecture's adapter offers no word alignment.
+        """
+        raise CapabilityError(
+            f"{self.architecture or type(self).__name__} model {self.name!r} cannot align words; use Whisper or a "
+            "*ForCTC checkpoint, or read word spans from a TextGrid (tasks.read_textgrid)"
+        )
+
     def anatomy_runner(self, ctx, runner: Runner):
         """A cached runner for :mod:`intervene.anatomy` maps that re-runs only what a cell changes,
         or None (then every cell runs the whole forward); see ``whisper/anatomy.py``."""

@@ -246,6 +246,10 @@ def load_model(name_or_path, device=None) -> SpeechModel:
             f"folder '{path}' is neither a CTranslate2 Whisper folder (model.bin + tokenizer.json) "
             "nor a transformers checkpoint (config.json)"
         )
+    from intervene.models.hub import is_hub_id, load_hub_model
+
+    if is_hub_id(name):  # "openai/whisper-small": through the Hugging Face cache (models/hub.py)
+        return load_hub_model(name, device)
     raise UnknownNameError(
         f"unknown model {name!r}{close_names(name, BUNDLED)} Known models: {', '.join(known_models())}; "
         "or give the path of a CTranslate2 Whisper folder or a local transformers checkpoint"

@@ -107,6 +107,12 @@ class Wav2Vec2SpeechModel(SpeechModel):
         core = getattr(self.model, self.architecture, self.model)
         return int(core._get_feat_extract_output_lengths(torch.tensor(n_samples)).item())
 
+    def align_words(self, audio, transcript: str, *, checked: bool = False) -> list:
+        """Word spans by CTC forced alignment (``ctc_alignment.py``; ``*ForCTC`` checkpoints)."""
+        from intervene.models.ctc_alignment import align_ctc
+
+        return align_ctc(self, audio if checked else self.prepare(audio), transcript)
+
     @torch.no_grad()
     def transcribe(self, audio, sample_rate: int = SAMPLE_RATE) -> str:
         """Greedy CTC transcript; for a classifier, the top label."""

@@ -54,6 +54,18 @@ CASES = {
         "identity": {"word": "yes"},
         "bad": [{"word": ""}, {"stretch": 1}, {"via": "internet"}, {"crossfade_s": 0.5}],
     },
+    "recording_swap": {
+        "random": {"word": ("no", "up", "down", "left")},
+        "identity": {"word": "yes"},
+        "bad": [{"word": ""}, {"via": "internet"}, {"crossfade_s": 0.5}, {"max_gain_db": -1.0},
+                {"loudness_match": 1}, {"voice": ""}],
+    },
+    "on_word": {
+        "random": {"corruption": {"kind": "pitch_shift", "semitones": (-3.0, 3.0)}},
+        "identity": {"corruption": {"kind": "pitch_shift", "semitones": 0.0}},
+        "bad": [{"corruption": {"kind": "nope"}}, {"corruption": "pitch_shift"}, {"margin_s": -1.0},
+                {"crossfade_s": 1.0}, {"corruption": {"kind": "gap"}}],
+    },
 }
 KINDS = corruptions.kinds()
 

@@ -136,6 +136,12 @@ class WhisperSpeechModel(SpeechModel):
     def lookahead_covers(self, site) -> bool:
         return covers(site)
 
+    def align_words(self, audio, transcript: str, *, checked: bool = False, lag_s: float | None = None) -> list:
+        """Word spans by DTW over the alignment heads' cross-attention (``whisper/alignment.py``)."""
+        from intervene.models.whisper.alignment import align_whisper
+
+        return align_whisper(self, audio if checked else self.prepare(audio), transcript, lag_s=lag_s)
+
     def anatomy_runner(self, ctx, runner):
         return WhisperAnatomyRunner(ctx, runner) if not runner.truncated else None
 
