@@ -45,3 +45,14 @@ def test_wrong_signed_pair_is_skipped_and_said(tmp_path, tiny_en, monkeypatch):
     assert re.search(r"<td>skipped</td>", page)
     for ref in re.findall(r'(?:src|href)="([^"#]+)"', page):
         assert (tmp_path / ref).is_file(), ref
+
+
+def test_cards_say_what_the_corruption_did():
+    from types import SimpleNamespace
+
+    from intervene.app.demo import _design
+
+    swap = SimpleNamespace(clean_answer="yes", corrupt_answer="no")
+    assert _design("word_swap", {}, swap) == "word swap: 'yes' -> 'no'"
+    same = SimpleNamespace(clean_answer="yes", corrupt_answer="yes")
+    assert _design("noise", {"snr_db": -5.0, "span": "word"}, same) == "noise (snr_db=-5.0, span=word) on 'yes'"
