@@ -49,6 +49,7 @@ from benchmarks.common import (
     whole,
     write_report,
 )
+from benchmarks.speed.anatomy import ANATOMY_TEXT, QUICK_ANATOMY, anatomy_rows, measure_anatomy
 from benchmarks.speed.measure import matmul_gflops
 from benchmarks.speed.rows import estimate_summary, estimators, measure_pair
 from tasks.atomic import atomic_path, write_json
@@ -208,6 +209,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
             logger.info("pair %s -> %s (%s)", pair.clean_answer, pair.corrupt_answer, voice)
             records.append(measure_pair(model, task, pair, s, device))
         res = summarize(records, s, model, device, mm)
+        res["anatomy"] = measure_anatomy(model, task, pair, **(QUICK_ANATOMY if run.quick else {}))
         res["command"] = command_line(SCRIPT, argv)
         res["settings"] = s.to_dict()
         res["settings_digest"] = s.digest()
@@ -215,7 +217,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
             np.savez(tmp, **{f"{name}_{i}": np.asarray(m) for i, r in enumerate(records) for name, m in r["maps"].items()})
         write_json(run.out / "perf.json", res)
         table, text = report_table(res, s)
-        write_report(run.out, "SpeechLens performance", [Section("Time per map", text, tables=[table])], res)
+        anatomy = Section("Head-mask and window sweeps (issue 13)", ANATOMY_TEXT,
+                          tables=[Table(COLUMNS, anatomy_rows(res["anatomy"]), digits=3)])
+        write_report(run.out, "SpeechLens performance", [Section("Time per map", text, tables=[table]), anatomy], res)
     echo(table.to_text())
     echo(text)
     echo(f"\nwrote {run.out / 'perf.json'}")

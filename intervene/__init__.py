@@ -50,7 +50,6 @@ _LAZY = {
     "direction": "intervene.anatomy",
     "transcribe": "intervene.readouts",
     "Transcript": "intervene.readouts",
-    "TranscriptTask": "intervene.readouts",
     "transcript_logprob": "intervene.readouts",
     "nonspeech_rate": "intervene.readouts",
 }
@@ -98,7 +97,6 @@ __all__ = [
     "direction",
     "transcribe",
     "Transcript",
-    "TranscriptTask",
     "transcript_logprob",
     "nonspeech_rate",
     *_errors.__all__,

@@ -24,10 +24,21 @@ import time
 import numpy as np
 import torch
 
-__all__ = ["measure_anatomy", "anatomy_rows", "KS"]
+__all__ = ["measure_anatomy", "anatomy_rows", "KS", "QUICK_ANATOMY", "ANATOMY_TEXT"]
 
 KS = (1499, 100, 75, 50, 20, 10)
 """The window sweep's half-widths (Reid 2023's table; 1499 covers every frame of Whisper's 1500)."""
+
+
+QUICK_ANATOMY = {"ks": (1499, 10), "layers": (3,), "head_layers": (3,), "heads": (0, 1)}
+"""What perf.py's ``--quick`` measures: two k on the last encoder layer; heads 0-1 of each kind in layer 3."""
+
+ANATOMY_TEXT = (
+    "Every head of every layer masked in turn (encoder self-attention, decoder self-attention, cross-attention) and "
+    "attention windows at each k x encoder layer, on the first pair (noising: the clean clip is the base run). "
+    "Cached runs re-run encoder blocks from the first layer a cell changes, and decoder-only cells only the decoder "
+    "on cached cross-attention keys and values; a window at layer L must still re-run every block after L."
+)
 
 
 def _timed(fn, device):
@@ -54,7 +65,8 @@ def _plain_window_loop(model, ctx, ks, layers) -> np.ndarray:
     return out
 
 
-def measure_anatomy(model, task, pair, ks=KS, layers=None, head_sites=None, device=None) -> dict:
+def measure_anatomy(model, task, pair, ks=KS, layers=None, head_sites=None, head_layers=None, heads=None,
+                    device=None) -> dict:
     """Time the head-mask and window sweeps both ways on one pair; compare their numbers.
 
     Returns a record with ``head_plain_s``, ``head_cached_s``, ``head_speedup``,
@@ -68,8 +80,9 @@ def measure_anatomy(model, task, pair, ks=KS, layers=None, head_sites=None, devi
     layers = list(range(model.num_layers("encoder"))) if layers is None else list(layers)
     ks = [int(k) for k in ks]
     if head_sites is None:
-        head_sites = (model.sites("encoder", "attention_head") + model.sites("decoder", "attention_head")
-                      + model.sites("decoder", "cross_attention_head"))
+        head_sites = [s for stream, comp in (("encoder", "attention_head"), ("decoder", "attention_head"),
+                                             ("decoder", "cross_attention_head"))
+                      for s in model.sites(stream, comp, layers=head_layers) if heads is None or s.head in heads]
     kw = dict(unit="all", span="all", direction="noise", guards=False)
     rec: dict = {"model": model.name, "head_cells": len(head_sites), "window_cells": len(ks) * len(layers),
                  "ks": ks, "layers": layers}
@@ -121,12 +134,7 @@ def main(argv=None) -> dict:
     model = intervene.load_model(args.model, device=args.device)
     utt = tasks.speak("yes", voice="en-us").padded(1.0, 0.3)
     pair = corruptions.get("word_swap", word="no").pair(utt, seed=0)
-    kw = {}
-    if args.quick:
-        kw = dict(ks=(1499, 10), layers=[model.num_layers("encoder") - 1],
-                  head_sites=model.sites("encoder", "attention_head", layers=[model.num_layers("encoder") - 1])
-                  + model.sites("decoder", "cross_attention_head", layers=[0]))
-    rec = measure_anatomy(model, tasks.KeywordTask(), pair, **kw)
+    rec = measure_anatomy(model, tasks.KeywordTask(), pair, **(QUICK_ANATOMY if args.quick else {}))
     for row in anatomy_rows(rec):
         echo(f"{row[0]:60s} {row[1]:8.2f} s  {row[2]:5.2f}x  max|diff| {row[3]:.2e}  {row[4]}")
     if args.out:

@@ -27,7 +27,7 @@ __all__ = ["Ablation", "ABLATION_KINDS"]
 ABLATION_KINDS = ("zero", "mean", "resample", "silence")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Ablation(Kind):
     """Replace ``site``'s activations over ``times_s`` (default: every position).
 

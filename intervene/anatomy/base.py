@@ -41,6 +41,9 @@ class Clip:
         h.update(str(self.sample_rate).encode())
         return h.hexdigest()[:16]
 
+    def __repr__(self) -> str:
+        return f"Clip({self.key}, {self.audio.shape[0]} samples at {self.sample_rate} Hz)"
+
 
 def as_clip(x, name: str, sample_rate: int = 16000) -> Clip:
     """A :class:`Clip` from an array (at ``sample_rate``) or an object with ``.audio``/``.sample_rate``."""
@@ -176,3 +179,16 @@ class Kind:
 
     def describe(self) -> str:
         return f"{type(self).__name__}({self.site})"
+
+    def __repr__(self) -> str:
+        # Arrays appear as a digest of their content, so a repr names one intervention exactly
+        # (sweeps key their resumable work on it); numpy's own repr elides long arrays.
+        def show(v):
+            if isinstance(v, np.ndarray):
+                return f"array<{v.shape}, sha1:{hashlib.sha1(np.ascontiguousarray(v).tobytes()).hexdigest()[:12]}>"
+            if isinstance(v, tuple):
+                return "(" + ", ".join(show(x) for x in v) + ("," if len(v) == 1 else "") + ")"
+            return repr(v)
+
+        fields = ", ".join(f"{f.name}={show(getattr(self, f.name))}" for f in dataclasses.fields(self))
+        return f"{type(self).__name__}({fields})"

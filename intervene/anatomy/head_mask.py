@@ -19,7 +19,7 @@ from tasks.errors import ConfigError
 __all__ = ["HeadMask"]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class HeadMask(Kind):
     """Zero the output of the head named by ``site``.
 

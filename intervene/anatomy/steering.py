@@ -55,7 +55,7 @@ def check_direction(direction, size: int | None = None, name: str = "direction")
     return v
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Steering(Kind):
     """Add ``alpha * direction`` at ``site`` over ``times_s`` (default: every position).
 

@@ -66,7 +66,7 @@ def window_map(model, task, pair, ks, sites="encoder.attention_output", *, windo
 
     Examples
     --------
-    >>> cmap = window_map(m, TranscriptTask(), transcript_pair(utt), [1499, 100, 50, 10])  # doctest: +SKIP
+    >>> cmap = window_map(m, tasks.TranscriptTask(), transcript_pair(utt), [1499, 100, 50, 10])  # doctest: +SKIP
     >>> cmap.dims  # doctest: +SKIP
     ('k', 'layer')
     """

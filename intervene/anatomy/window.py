@@ -80,7 +80,7 @@ def _int_list(values, name: str):
     return tuple(sorted(set(out)))
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class AttentionWindow(Kind):
     """Restrict encoder self-attention to keys within +-``k`` frames of each query.
 

@@ -92,7 +92,8 @@ def _transcripts(model, audio, reference, variants: dict) -> dict:
 
 def _transcript_map(model, audio, reference, sites, method, intervention=None, **kwargs):
     from intervene import patch
-    from intervene.readouts import TranscriptTask, transcript_pair
+    from intervene.readouts import transcript_pair
+    from tasks import TranscriptTask
 
     text = reference if isinstance(reference, str) else audio.text
     pair = transcript_pair(audio if getattr(audio, "text", "") else _with_text(audio, text))
@@ -138,7 +139,8 @@ def _cmd_window(args) -> int:
     summary = {"command": "window", "ks": args.k, "layers": args.layers, "heads": args.heads}
     if args.map:
         from intervene.anatomy import window_map
-        from intervene.readouts import TranscriptTask, transcript_pair
+        from intervene.readouts import transcript_pair
+        from tasks import TranscriptTask
 
         text = reference if isinstance(reference, str) else audio.text
         sites = "encoder.attention_head" if args.heads else "encoder.attention_output"

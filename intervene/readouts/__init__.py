@@ -1,7 +1,8 @@
 """Readouts of a whole run: transcripts under intervention (WER, word statuses), the
-teacher-forced log-probability of a reference transcript, and the non-speech rate."""
+teacher-forced log-probability of a reference transcript (the metric of :class:`tasks.TranscriptTask`),
+and the non-speech rate."""
 
-from intervene.readouts.logprob import TranscriptReadout, TranscriptTask, transcript_logprob, transcript_pair
+from intervene.readouts.logprob import transcript_logprob, transcript_pair
 from intervene.readouts.nonspeech import NonSpeechResult, is_empty_transcript, nonspeech_clips, nonspeech_rate
 from intervene.readouts.transcript import STATUSES, Transcript, TranscriptWord, align_words, transcribe
 
@@ -11,8 +12,6 @@ __all__ = [
     "TranscriptWord",
     "STATUSES",
     "align_words",
-    "TranscriptTask",
-    "TranscriptReadout",
     "transcript_logprob",
     "transcript_pair",
     "nonspeech_rate",

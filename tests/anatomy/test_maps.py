@@ -9,7 +9,7 @@ import torch
 import intervene
 from intervene.anatomy import Ablation, AttentionWindow, HeadMask, Steering, steer_map, window_map
 from intervene.maps import CausalMap
-from intervene.readouts import TranscriptTask, transcript_pair
+from intervene.readouts import transcript_pair
 
 
 def test_head_mask_map_is_layer_by_head_and_matches_single_runs(tiny_whisper, yes_no_pair, tmp_path):
@@ -71,21 +71,33 @@ def test_steer_map_stacks_alpha(tiny_whisper, yes_no_pair, vec16):
     assert np.abs(cmap.values[1]).max() > 1e-4
 
 
-def test_transcript_task_scores_the_reference_tokens(tiny_whisper, yes_no_pair):
+def test_transcript_logprob_holds_interventions_on(tiny_whisper, yes_no_pair):
+    from intervene import hooks
+    from tasks import TranscriptTask
+
     utt = yes_no_pair[0]
-    text = "yes"
-    task = TranscriptTask(text)
-    readout = task.readout(tiny_whisper, text)
-    ids = readout.decoder_input_ids
-    assert ids[0, : len(tiny_whisper.prompt_ids)].tolist() == tiny_whisper.prompt_ids
+    readout = TranscriptTask("yes").readout(tiny_whisper, "yes")
+    inputs = tiny_whisper.inputs(utt.audio, 16000, readout.decoder_input_ids)
     with torch.no_grad():
-        logits = tiny_whisper.logits(tiny_whisper.inputs(utt.audio, 16000, ids))
-    logp = torch.log_softmax(logits[0].float(), -1)
-    targets = ids[0, len(tiny_whisper.prompt_ids):].tolist() + [tiny_whisper.eot_id]
-    start = len(tiny_whisper.prompt_ids) - 1
-    expected = sum(float(logp[start + i, t]) for i, t in enumerate(targets))
-    assert float(readout.metric(logits)) == pytest.approx(expected, abs=1e-4)
-    assert intervene.transcript_logprob(tiny_whisper, utt, text) == pytest.approx(expected, abs=1e-4)
+        plain = float(readout.metric(tiny_whisper.logits(inputs)))
+        with hooks.replace(tiny_whisper, {"decoder.1.cross_attention_head.0": (None, torch.zeros_like)}):
+            masked = float(readout.metric(tiny_whisper.logits(inputs)))
+    assert intervene.transcript_logprob(tiny_whisper, utt, "yes") == pytest.approx(plain, abs=1e-5)
+    got = intervene.transcript_logprob(tiny_whisper, utt, "yes", interventions=HeadMask("decoder.1.cross_attention_head.0"))
+    assert got == pytest.approx(masked, abs=1e-5) and abs(masked - plain) > 1e-4
     pair = transcript_pair(utt)
     assert pair.metadata["text"] == "yes" and not pair.corrupt.any()
-    assert TranscriptTask().answers(pair) == ("yes", "yes")
+    clean, corrupt = TranscriptTask().answers(pair)
+    assert clean.text == "yes" and clean.index is None and corrupt == clean  # the whole transcript is the metric
+
+
+def test_sweep_runs_an_anatomy_method_over_pairs(tiny_whisper, yes_no_pair, vec16):
+    import corruptions
+    import tasks
+
+    other = corruptions.get("word_swap", word="yes").pair(tasks.speak("no", voice="en-us").padded(1.0, 0.3), seed=0)
+    cmap = intervene.sweep(tiny_whisper, tasks.KeywordTask(), [yes_no_pair[1], other], "decoder.cross_attention_head",
+                           method="head_mask", unit="all", span="all", direction="noise")
+    assert cmap.n_pairs == 2 and cmap.dims == ("layer", "head") and cmap.per_pair.shape == (2, 2, 2)
+    a, b = Steering(None, vec16, 1.0), Steering(None, vec16 * 1.0001, 1.0)
+    assert repr(a) != repr(b) and repr(a) == repr(Steering(None, vec16.copy(), 1.0))  # sweeps key work on the repr

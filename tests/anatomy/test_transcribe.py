@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import intervene
-from intervene.readouts import TranscriptTask, is_empty_transcript, nonspeech_rate, transcript_pair
+from intervene.readouts import is_empty_transcript, nonspeech_rate, transcript_pair
 
 SENTENCE = "the quick brown fox jumps over the lazy dog"
 
@@ -72,6 +72,8 @@ def test_nonspeech_rate_counts_non_empty_transcripts(tiny_en):
 
 
 def test_transcript_logprob_map_of_cross_attention_heads(tiny_en, sentence):
+    from tasks import TranscriptTask
+
     task = TranscriptTask(SENTENCE)
     pair = transcript_pair(sentence)
     heads = tiny_en.sites("decoder", "cross_attention_head", layers=[3])
