@@ -11,14 +11,22 @@ from:
 - ``via="tts"``: a synthesised word (espeak-ng), in the source's voice for synthesised sources,
   else in ``voice`` (a recording has no espeak voice: the swap is then out of speaker).
 
-The new word is scaled to the loudness of the word it replaces (RMS over audible frames,
-gain limited to ``max_gain_db``) and spliced at the target's onset with raised-cosine
-crossfades at both joins (:func:`corruptions.functional.splice`); what followed the target
-follows the new word, and the clip keeps its length. ``params["via"]``, ``params["gain_db"]``
-and the partner's path record what was done.
+The new word is scaled to the loudness of the word it replaces (RMS over audible frames, so
+pauses and a recording's noise floor do not count; gain limited to ``max_gain_db``) and
+spliced with the helpers of :mod:`corruptions.splice` (shared with :class:`corruptions.WordSwap`):
 
-(:class:`corruptions.WordSwap` does the same for synthesised speech and Speech Commands
-examples, without loudness matching.)
+- in a sentence (``params["splice"] == "in_place"``): the partner word's slot (its span widened
+  towards its neighbours, :func:`corruptions.splice.word_slot`) is time-stretched to the
+  target's slot and written over it with crossfades inside the slot
+  (:func:`corruptions.splice.splice_in_place`); every sample outside the slot is untouched and
+  no other word moves;
+- in a one-word clip (Speech Commands, ``"shift"``): the new word starts at the target's onset
+  (:func:`corruptions.functional.splice`), what followed it follows the new word, and the clip
+  keeps its length.
+
+``params["via"]``, ``params["gain_db"]``, ``params["splice"]`` and the partner's path record
+what was done. (:class:`corruptions.WordSwap` is the word swap for synthesised speech; this kind
+adds loudness matching over audible frames and synthesised words for recordings.)
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from corruptions import functional as F
 from corruptions.base import Corruption
 from corruptions.params import check_choice, check_flag, check_number, draw_choice, need
 from corruptions.source import Source, as_source, span_samples, target_span
+from corruptions.splice import splice_in_place, word_slot
 from corruptions.word_swap import PartnerNotFoundError, partner_of
 from tasks._energy import active_range
 from tasks.audio import prepare_audio
@@ -156,22 +165,28 @@ class RecordingSwap(Corruption):
                   "via": self._via(src), "crossfade_s": self.crossfade_s, "stretch": False}  # fmt: skip
         if params["via"] == "tts":
             params.update(voice=src.voice or self.voice or "en-us", rate=src.rate or 175, pitch=src.pitch or 50)
-        new_audio, new_span, partner = self._partner(src, params)
+        new_audio, new_span, partner, new_slot = self._partner(src, params)
         params.update(partner_start_s=new_span.start_s, partner_end_s=new_span.end_s, **partner)
+        if len(src.words) > 1:
+            slot = word_slot(src.words, index, src.duration_s)
+            params.update(splice="in_place", slot_start_s=slot[0], slot_end_s=slot[1],
+                          partner_slot_start_s=new_slot[0], partner_slot_end_s=new_slot[1])  # fmt: skip
+        else:
+            params["splice"] = "shift"
         gain_db = 0.0
         if self.loudness_match:
             a, b = span_samples(span.start_s, span.end_s, src.sample_rate, src.n_samples)
             na, nb = span_samples(new_span.start_s, new_span.end_s, src.sample_rate, new_audio.shape[0])
             gain_db = loudness_gain_db(src.audio[a:b], new_audio[na:nb], src.sample_rate, self.max_gain_db)
         params["gain_db"] = gain_db
-        cut_s = max(span.start_s + new_span.duration_s - src.duration_s, 0.0)
+        cut_s = 0.0 if params["splice"] == "in_place" else max(span.start_s + new_span.duration_s - src.duration_s, 0.0)
         if cut_s > 0:
             logger.warning("recording_swap: %r is %.3f s longer than the clip allows and is cut", word, cut_s)
         params["word_cut_s"] = cut_s
         return params
 
     def _partner(self, src: Source, params: dict) -> tuple:
-        """``(audio float32 16 kHz, WordSpan of the new word, {partner_path/partner_id})``."""
+        """``(audio float32 16 kHz, WordSpan of the new word, {partner_path/partner_id}, its slot)``."""
         word = params["word"]
         if params["via"] == "dataset":
             found = src.dataset.find(word, src.speaker)
@@ -187,23 +202,31 @@ class RecordingSwap(Corruption):
                     raise PairError(f"the dataset now gives {record[key]!r} for {word!r} by {src.speaker!r}, but the "
                                     f"pair was made from {params[key]!r}; rebuild it from the same dataset")  # fmt: skip
             audio = prepare_audio(found.audio, found.sample_rate, name=f"recording of {word!r}")
-            spans = [WordSpan(*w) for w in found.words if str(w[0]).lower() == word.lower()]
-            return audio, spans[0], record
+            words = [WordSpan(*w) for w in found.words]
+            index = next(i for i, w in enumerate(words) if w.word.lower() == word.lower())
+            return audio, words[index], record, word_slot(words, index, audio.shape[0] / src.sample_rate)
         from tasks.tts import speak
 
         voice, rate, pitch = need(params, self.kind, "voice", "rate", "pitch")
         utterance = speak(word, voice=voice, rate=rate, pitch=pitch)
-        return utterance.audio, WordSpan(word, utterance.words[0].start_s, utterance.words[-1].end_s), {}
+        span = WordSpan(word, utterance.words[0].start_s, utterance.words[-1].end_s)
+        return utterance.audio, span, {}, word_slot([span], 0, utterance.duration_s)
 
     def apply(self, source, params: dict) -> np.ndarray:
         """Splice the (loudness-matched) new word over the target; float32 ``(samples,)``, same length."""
         src = as_source(source)
         start_s, end_s, crossfade_s = need(params, self.kind, "start_s", "end_s", "crossfade_s")
-        new_audio, new_span, _ = self._partner(src, params)
+        new_audio, new_span, _, _ = self._partner(src, params)
         new_audio = new_audio * np.float32(10.0 ** (float(params.get("gain_db", 0.0)) / 20.0))
+        fade = int(round(crossfade_s * src.sample_rate))
+        if params.get("splice") == "in_place":
+            slot = need(params, self.kind, "slot_start_s", "slot_end_s")
+            new_slot = need(params, self.kind, "partner_slot_start_s", "partner_slot_end_s")
+            a, b = span_samples(*slot, src.sample_rate, src.n_samples)
+            na, nb = span_samples(*new_slot, src.sample_rate, new_audio.shape[0])
+            return splice_in_place(src.audio, a, b, F.time_stretch_to(new_audio[na:nb], b - a), fade)
         a, b = span_samples(start_s, end_s, src.sample_rate, src.n_samples)
         na, nb = span_samples(new_span.start_s, new_span.end_s, src.sample_rate, new_audio.shape[0])
-        fade = int(round(crossfade_s * src.sample_rate))
         return F.splice(src.audio, a, b, new_audio, na, nb, fade)
 
     def corrupt_answer(self, params: dict, clean_answer: str | None) -> str | None:
@@ -211,8 +234,12 @@ class RecordingSwap(Corruption):
         return params["word"]
 
     def corrupt_words(self, source: Source, params: dict) -> tuple:
-        """The target replaced by the new word's span; later words shifted by the length change."""
+        """The target relabelled (in place: same span, nothing moves), or replaced by the new word's
+        span with later words shifted by the length change (shift)."""
         start_s, end_s, index = params["start_s"], params["end_s"], params["index"]
+        if params.get("splice") == "in_place":
+            return tuple(WordSpan(params["word"], w.start_s, w.end_s) if i == index else w
+                         for i, w in enumerate(source.words))  # fmt: skip
         new_s = params["partner_end_s"] - params["partner_start_s"]
         shift = new_s - (end_s - start_s)
         out = []

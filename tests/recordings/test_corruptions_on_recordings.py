@@ -34,8 +34,18 @@ def test_local_corruptions_touch_only_the_word(clip, kind, params):
     assert pair.clean_answer == "lights" and pair.metadata["speaker"] == "bob"
 
 
-@pytest.mark.parametrize("kind", ["pitch_shift", "lowpass", "bandstop"])
-def test_whole_clip_corruptions_take_a_recording(clip, kind):
-    pair = corruptions.get(kind).pair(clip, target="lights", seed=0)
-    assert pair.clean_answer == "lights" and pair.corrupt.shape == pair.clean.shape
-    assert pair.words == clip.words
+@pytest.mark.parametrize("inner", [
+    {"kind": "pitch_shift", "semitones": 4.0}, {"kind": "lowpass", "cutoff_hz": 800.0},
+    {"kind": "bandstop", "center_hz": 1000.0},
+])  # fmt: skip
+def test_whole_clip_corruptions_confined_to_the_word(clip, inner):
+    """pitch_shift, lowpass and bandstop act on the whole clip; on_word confines them to the word."""
+    span = clip.word_span("lights")
+    pair = corruptions.get("on_word", corruption=inner, crossfade_s=0.01).pair(clip, target="lights", seed=0)
+    a, b = int(round(span.start_s * 16000)), int(round(span.end_s * 16000))
+    fade = 160
+    assert np.array_equal(pair.corrupt[: a - fade], pair.clean[: a - fade])
+    assert np.array_equal(pair.corrupt[b + fade :], pair.clean[b + fade :])
+    whole = corruptions.get(inner["kind"], **{k: v for k, v in inner.items() if k != "kind"}).apply(clip, pair.params["inner"])
+    assert np.array_equal(pair.corrupt[a:b], whole[a:b])  # inside the word: the inner corruption's output
+    assert pair.clean_answer == pair.corrupt_answer == "lights" and pair.corruption["corruption"]["kind"] == inner["kind"]

@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+import corruptions
 import tasks
 from tasks.errors import DatasetError, UnknownNameError
 
@@ -49,3 +50,10 @@ def test_single_word_speakers_are_skipped_or_refused(root, tmp_path):
             f.unlink()
     with pytest.raises(DatasetError, match="no speaker .* said two different words"):
         tasks.open_dataset(f"speech_commands:{copy}").pairs(["yes", "no"])
+
+
+def test_a_pair_becomes_a_minimal_pair_by_splicing_the_second_recording(root):
+    p = tasks.open_dataset(f"speech_commands:{root}").pairs(["yes", "no"])[0]
+    pair = corruptions.get("recording_swap", word=p.second.word).pair(p.first, seed=0)
+    assert pair.params["via"] == "dataset" and pair.params["partner_path"] == str(p.second.path)
+    assert (pair.clean_answer, pair.corrupt_answer) == ("yes", "no") and pair.metadata["speaker"] == p.speaker
