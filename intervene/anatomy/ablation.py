@@ -121,11 +121,11 @@ class Ablation(Kind):
         return v if positions is None else v[:, list(positions)]
 
     # ----------------------------------------------------------- install
-    def install(self, model, env):
+    def install(self, model, env, rows=None):
         site = self.resolved_site(model)
         positions = self.positions_for(model, site, env)
         if self.kind == "zero":
-            return on_site(model, site, positions, pyvene_op(pv.ZeroIntervention()))
+            return on_site(model, site, positions, pyvene_op(pv.ZeroIntervention()), rows)
         v = self._replacement(model, site, positions, env)
 
         def op(sel):
@@ -133,7 +133,7 @@ class Ablation(Kind):
                 raise ConfigError(f"{site.key}: reference values have {v.shape[0]} rows for a run of {sel.shape[0]}")
             return pyvene_op(pv.VanillaIntervention(source_representation=v.to(sel.device).expand_as(sel)))(sel)
 
-        return on_site(model, site, positions, op)
+        return on_site(model, site, positions, op, rows)
 
     def pyvene_intervention(self, model, site, positions, env, rows: int, head: bool):
         """The pyvene intervention for ``IntervenableModel`` (gathered shape ``(rows, [1,] n, size)``)."""

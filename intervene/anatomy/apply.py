@@ -47,23 +47,25 @@ def pyvene_op(instance: "pv.Intervention"):
     return op
 
 
-def on_site(model, site, positions, op):
+def on_site(model, site, positions, op, rows=None):
     """Context manager: in every forward, ``site``'s activations at ``positions`` (None: all)
-    become ``op(selected)``, ``selected`` being ``(batch, n, size)`` (a head's slice for head sites)."""
+    become ``op(selected)``, ``selected`` being ``(batch, n, size)`` (a head's slice for head
+    sites); ``rows`` (a slice) limits it to those batch rows (cells run together as row blocks)."""
     r = model.resolve(site)
     last = slice(None) if r.head_slice is None else r.head_slice
+    batch = slice(None) if rows is None else rows
 
     def fn(t: torch.Tensor) -> torch.Tensor:
         idx = slice(None) if positions is None else torch.as_tensor(positions, device=t.device)
         t = t.clone()
-        t[:, idx, last] = op(t[:, idx, last]).to(t.dtype)
+        t[batch, idx, last] = op(t[batch, idx, last]).to(t.dtype)
         return t
 
     return hooks.on_sites(model, {r: fn})
 
 
 @contextmanager
-def applied(model, interventions, env):
+def applied(model, interventions, env, rows=None):
     """Install ``interventions`` (a list runs together) for the forwards inside the block.
 
     Parameters
@@ -72,10 +74,12 @@ def applied(model, interventions, env):
     interventions : intervention or list of them
     env : RunEnv
         The run they act on.
+    rows : slice, optional
+        Only these batch rows (a cell's block when several cells run as one batch).
 
     Every hook is removed on exit, also after an exception.
     """
     with ExitStack() as stack:
         for iv in as_list(interventions):
-            stack.enter_context(iv.install(model, env))
+            stack.enter_context(iv.install(model, env, rows))
         yield

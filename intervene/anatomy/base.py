@@ -172,10 +172,15 @@ class Kind:
             raise InterventionError(f"times_s {times} lies outside the encoder's {n * model.frame_s:g} s")
         return tuple(range(first, last))
 
-    def encoder_start(self, model) -> int | None:
-        """The first encoder layer this intervention changes (None: it changes only the decoder)."""
+    def encoder_start(self, model):
+        """Where in the encoder this intervention first changes the run: ``(layer, stage)``, or
+        None when it changes only the decoder. Stage 1: at the layer's attention heads or
+        attention output (the queries, keys and values of the layer are not changed); stage 0:
+        anywhere else in the layer. Cached runners re-run from there."""
         site = self.resolved_site(model)
-        return site.layer if site.stream == "encoder" else None
+        if site.stream != "encoder":
+            return None
+        return (site.layer, 1 if site.component in ("attention_head", "attention_output") else 0)
 
     def describe(self) -> str:
         return f"{type(self).__name__}({self.site})"

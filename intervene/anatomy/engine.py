@@ -6,8 +6,12 @@ base run; the cell's value is the task metric. Three engines run a cell:
 
 ``cached``  the adapter's cached runner (:meth:`SpeechModel.anatomy_runner`): the base run is
             done once and a cell re-runs only what it changes (Whisper: encoder blocks from the
-            first layer it touches; a decoder-only cell, only the decoder on cached
-            cross-attention keys and values). Without one: the whole forward per cell.
+            first layer it touches, from ``out_proj`` for a head; decoder-only cells, only the
+            decoder on cached cross-attention keys and values, several at once as batch rows).
+            Without one: the whole forward per cell. The runner's protocol: ``prepare()``,
+            ``logits(start)`` with ``start`` the cell's :meth:`~intervene.anatomy.base.Kind.encoder_start`
+            (the earliest of its interventions'), and optionally ``decoder_logits(cells)`` with
+            ``decoder_batch``.
 ``hooks``   the plain loop: the whole forward per cell with the hooks installed.
 ``pyvene``  the plain pyvene loop: one ``pyvene.IntervenableModel`` call per cell (ablations,
             steering and head masks; pyvene has no attention-score intervention).
@@ -17,6 +21,7 @@ The engines give the same numbers (tests and ``benchmarks/perf.py`` compare them
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import ClassVar
 
 import numpy as np
@@ -113,11 +118,33 @@ class AnatomyMethod(Method):
 
     def run(self, cells: list, progress=None) -> np.ndarray:
         out = np.full(len(cells), np.nan)  # a cell left unmeasured stays NaN, never garbage
-        for i, cell in enumerate(cells):
-            out[i] = self.run_interventions(self.cell_interventions(cell))
-            if progress is not None:
-                progress.update(1)
+        ivs = [self.cell_interventions(cell) for cell in cells]
+        together = []
+        if self.fast is not None and hasattr(self.fast, "decoder_logits"):
+            together = [i for i, iv in enumerate(ivs) if iv and all(x.encoder_start(self.model) is None for x in iv)]
+            size = max(1, int(getattr(self.fast, "decoder_batch", 1)))
+            for k in range(0, len(together), size):
+                idx = together[k : k + size]
+                out[idx] = self._decoder_batch([ivs[i] for i in idx])
+                if progress is not None:
+                    progress.update(len(idx))
+        alone = set(together)
+        for i, iv in enumerate(ivs):
+            if i not in alone:
+                out[i] = self.run_interventions(iv)
+                if progress is not None:
+                    progress.update(1)
         return out
+
+    @torch.no_grad()
+    def _decoder_batch(self, batch: list) -> np.ndarray:
+        """Metrics of decoder-only cells run together, cell j's hooks on its block of decoder rows."""
+        rows = int(self.ctx.readout.decoder_input_ids.shape[0])
+        with ExitStack() as stack:
+            for j, interventions in enumerate(batch):
+                stack.enter_context(applied(self.model, interventions, self.env, slice(j * rows, (j + 1) * rows)))
+            logits = self.fast.decoder_logits(len(batch))
+        return self.ctx.readout.metric(logits).reshape(len(batch)).cpu().numpy()
 
     def guard(self, sites, base_metric: float, source_metric: float) -> list:
         from intervene.anatomy.guards import run_anatomy_guards

@@ -68,9 +68,9 @@ class HeadMask(Kind):
         """No parameter leaves a head mask unchanged: the guard runs the cell with no head masked."""
         return None
 
-    def install(self, model, env):
+    def install(self, model, env, rows=None):
         site = self.resolved_site(model)
-        return on_site(model, site, self.positions_for(model, site, env), lambda sel: sel.zero_())
+        return on_site(model, site, self.positions_for(model, site, env), lambda sel: sel.zero_(), rows)
 
     def pyvene_intervention(self, model, site, positions, env, rows: int, head: bool):
         return pv.ZeroIntervention()

@@ -109,11 +109,11 @@ class Steering(Kind):
         check_direction(self.direction, size)
         return torch.as_tensor(self.alpha * self.direction, dtype=torch.float32, device=model.device)
 
-    def install(self, model, env):
+    def install(self, model, env, rows=None):
         site = self.resolved_site(model)
         positions = self.positions_for(model, site, env)
         add = pv.AdditionIntervention(source_representation=self.vector(model, site))
-        return on_site(model, site, positions, pyvene_op(add))
+        return on_site(model, site, positions, pyvene_op(add), rows)
 
     def pyvene_intervention(self, model, site, positions, env, rows: int, head: bool):
         return pv.AdditionIntervention(source_representation=self.vector(model, site))

@@ -146,8 +146,8 @@ class AttentionWindow(Kind):
         """The guard's twin: a window covering every frame."""
         return dataclasses.replace(self, k=max(env.seq_len("encoder") - 1, 1))
 
-    def encoder_start(self, model) -> int | None:
-        return 0 if self.layers is None else min(self.layers)
+    def encoder_start(self, model):
+        return (0 if self.layers is None else min(self.layers), 0)
 
     def biases(self, model, env) -> dict:
         """``{layer: (1, heads or 1, n, n) additive mask}`` for this window on ``model``."""
@@ -167,7 +167,8 @@ class AttentionWindow(Kind):
         bias = window_bias(n, self.k, n_heads, self.heads, self.positions, dtype=dtype, device=model.device)
         return {layer: bias for layer in layers}
 
-    def install(self, model, env):
+    def install(self, model, env, rows=None):
+        # One mask for every row: windows act on the encoder, whose cells never share a batch.
         return model.attention_bias(self.biases(model, env))
 
     def pyvene_intervention(self, model, site, positions, env, rows: int, head: bool):
