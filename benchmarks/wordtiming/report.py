@@ -66,7 +66,8 @@ def build_sections(out: Path, per_model: dict, settings, command: str, data_info
         "word spans (audible part of each word's stretch, 5 ms accuracy). 'openai-whisper DTW as is' is the "
         "method of openai-whisper's word timestamps with no correction; 'SpeechLens' subtracts the model's "
         "calibrated lag (measured by --calibrate on other sentences, voices and a third rate) and trims each "
-        "span to the audible frames. Words the synthesiser merged ('in the') are left out.\n\n"
+        "span to the audible frames. Words the synthesiser merged ('in the') are left out. The summary is the "
+        "synthetic set's; --data clips are scored per spec below.\n\n"
         f"Command: {command}"
     )
     sections = [Section("Summary", text, tables=[summary_table(per_model)])]
@@ -78,8 +79,10 @@ def build_sections(out: Path, per_model: dict, settings, command: str, data_info
                 f"{result['aligned_words']}")  # fmt: skip
         sections.append(Section(model, info, tables=tables, images=[error_figure(out, model, recs)]))
     if data_info:
-        rows = [[spec, d["clips"], d["with_reference"], d["mean_confidence"]] for spec, d in data_info.items()]
-        sections.append(Section("Datasets (--data)", "Clips of each dataset spec; those with word spans of their own "
-                                "(a manifest's words, TextGrids) are scored above under their spec.",
-                                tables=[Table(["spec", "clips", "with reference spans", "mean confidence"], rows)]))
+        rows = [[spec, d["clips"], d["with_reference"], d["mean_confidence"], d["speechlens"]["words"],
+                 d["speechlens"]["onset_median_ms"], d["speechlens"]["offset_median_ms"]] for spec, d in data_info.items()]
+        sections.append(Section("Datasets (--data)", "Clips of each dataset spec (all models pooled); those with word "
+                                "spans of their own (a manifest's words, TextGrids) are scored against them.",
+                                tables=[Table(["spec", "clips", "with reference spans", "mean confidence", "words scored",
+                                               "onset median ms", "offset median ms"], rows, digits=2)]))
     return sections
