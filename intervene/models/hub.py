@@ -63,19 +63,31 @@ def _fail(repo_id: str, cache: Path, what: str, exc: Exception) -> ModelLoadErro
     else:
         how = "downloading it failed (no network, or no such repository?); on a machine with network run it once, or"
     return ModelLoadError(
-        f"model {repo_id!r}: {what} is not in the Hugging Face cache '{cache}' and could not be downloaded "
+        f"model {repo_id!r}: {what} could not be found in the Hugging Face cache '{cache}' nor downloaded "
         f"({type(exc).__name__}: {str(exc)[:200]}). {how} copy the cache there (or point HF_HUB_CACHE / HF_HOME "
         f"at a cache that has it)"
     )
 
 
-def _fetch(fn, repo_id: str, cache: Path, what: str, **kwargs):
-    """Call a huggingface_hub download function from the cache first, then (if allowed) the network."""
+def _has_weights(folder) -> bool:
+    folder = Path(folder)
+    return any(folder.glob("*.safetensors")) or any(folder.glob("*.bin"))
+
+
+def _fetch(fn, repo_id: str, cache: Path, what: str, complete=None, **kwargs):
+    """Call a huggingface_hub download function from the cache first, then (if allowed) the network.
+
+    ``complete(result)``: whether what the cache gave is enough (a snapshot folder can be cached
+    with some of its files only); if not, the network is tried as for a miss.
+    """
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError
 
     errors = (LocalEntryNotFoundError, RepositoryNotFoundError, HfHubHTTPError, OSError, ValueError)
     try:
-        return fn(repo_id=repo_id, cache_dir=str(cache), local_files_only=True, **kwargs)
+        found = fn(repo_id=repo_id, cache_dir=str(cache), local_files_only=True, **kwargs)
+        if complete is not None and not complete(found):
+            raise FileNotFoundError(f"the cached snapshot '{found}' has no weights file")
+        return found
     except errors as exc:
         if hub_offline():
             raise _fail(repo_id, cache, what, exc) from exc
@@ -113,9 +125,10 @@ def load_hub_model(repo_id: str, device=None, revision: str | None = None):
         )
     folder = Path(_fetch(snapshot_download, repo_id, cache, "the checkpoint", revision=revision,
                          allow_patterns=ALLOW, ignore_patterns=IGNORE))  # fmt: skip
-    if not any(folder.glob("*.safetensors")):
-        folder = Path(_fetch(snapshot_download, repo_id, cache, "the weights (pytorch_model.bin)", revision=revision,
-                             allow_patterns=["*.json", "*.txt", "*.bin", "*.model"], ignore_patterns=IGNORE))  # fmt: skip
+    if not any(folder.glob("*.safetensors")):  # repositories with PyTorch .bin weights only
+        folder = Path(_fetch(snapshot_download, repo_id, cache, "the weights", complete=_has_weights,
+                             revision=revision, allow_patterns=["*.json", "*.txt", "*.bin", "*.model"],
+                             ignore_patterns=IGNORE))  # fmt: skip
     model = _from_transformers_dir(folder, device)
     model.name = repo_id
     return model

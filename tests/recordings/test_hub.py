@@ -69,6 +69,13 @@ def test_an_uncached_id_names_the_id_the_cache_and_offline_mode(offline):
     assert "openai/whisper-small" in message and str(offline) in message and "HF_HUB_OFFLINE" in message
 
 
+def test_a_snapshot_cached_without_weights_is_not_loaded_offline(offline):
+    snapshot = cache_repo(offline, "openai/whisper-base")
+    (snapshot / "config.json").write_text(json.dumps({"model_type": "whisper"}))
+    with pytest.raises(ModelLoadError, match=r"'openai/whisper-base': the weights .*HF_HUB_OFFLINE"):
+        intervene.load_model("openai/whisper-base", device="cpu")
+
+
 def test_a_hub_id_that_is_not_a_speech_model_is_refused(offline):
     with pytest.raises(ModelLoadError, match=r"'google-bert/bert-base-uncased' is a 'bert' model, not a speech model"):
         intervene.load_model("google-bert/bert-base-uncased", device="cpu")
