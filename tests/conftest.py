@@ -5,6 +5,7 @@
   architecture in the project's real adapters (``tests/tiny_models.py``), for engine tests
   that need no trained weights (seconds each).
 * ``tiny_en``: the real bundled whisper-tiny.en, for what only trained weights show.
+* ``tiny_model``: one of them by name, for tests parametrized (indirectly) over architectures.
 * ``yes_no_pair``: espeak's "yes" padded to 1 s (onset 0.3 s) and its word swap to "no".
 
 Tests that use a tiny model (a fixture named ``tiny_*``) and not the real one run with one
@@ -58,6 +59,13 @@ def tiny_hubert():
     from tiny_models import tiny_wav2vec2
 
     return tiny_wav2vec2("hubert")
+
+
+@pytest.fixture
+def tiny_model(request):
+    """One of the tiny models by fixture name, for tests parametrized over architectures:
+    ``@pytest.mark.parametrize("tiny_model", ["tiny_wav2vec2", "tiny_hubert"], indirect=True)``."""
+    return request.getfixturevalue(request.param)
 
 
 @pytest.fixture(scope="session")

@@ -175,9 +175,9 @@ def test_estimator_choice_and_fallback(tiny_whisper, ctx):
     np.testing.assert_allclose(est[1], atp[0], rtol=1e-5)
 
 
-@pytest.mark.parametrize("arch", ["tiny_wav2vec2", "tiny_hubert"])
-def test_models_without_lookahead_default_to_atp(request, arch, yes_no_pair):
-    model = request.getfixturevalue(arch)
+@pytest.mark.parametrize("tiny_model", ["tiny_wav2vec2", "tiny_hubert"], indirect=True)
+def test_models_without_lookahead_default_to_atp(tiny_model, yes_no_pair):
+    model = tiny_model
     assert not model.capabilities.lookahead
     assert resolve_estimator(None, 0, model) == "atp"
     with pytest.raises(CapabilityError, match="estimator='atp'"):

