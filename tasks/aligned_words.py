@@ -21,7 +21,8 @@ from tasks._energy import active_range, frame_rms, FRAME_S
 from tasks.errors import ConfigError
 from tasks.utterance import WordSpan
 
-__all__ = ["AlignedWord", "LOW_CONFIDENCE", "LOW_CLIP_CONFIDENCE", "SPEECH_TOP_DB", "trim_to_speech", "low_confidence_words"]
+__all__ = ["AlignedWord", "LOW_CONFIDENCE", "LOW_CLIP_CONFIDENCE", "SPEECH_TOP_DB", "trim_to_speech",
+           "low_confidence_words"]
 
 LOW_CONFIDENCE = 0.05
 """Words whose confidence is below this are flagged ``low_confidence``.

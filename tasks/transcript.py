@@ -150,7 +150,9 @@ class TranscriptTask:
         meta = getattr(pair, "metadata", None) or {}
         text = self.text or meta.get("text") or " ".join(str(w[0]) for w in (getattr(pair, "words", None) or ()))
         if not text or not split_words(text):
-            raise ConfigError("the pair has no transcript (pair.metadata['text'] or pair.words); give TranscriptTask(text=...)")
+            raise ConfigError(
+                "the pair has no transcript (pair.metadata['text'] or pair.words); give TranscriptTask(text=...)"
+            )
         labels = [w.label for w in split_words(text)]
         if isinstance(self.word, int):
             if not 0 <= self.word < len(labels):

@@ -116,7 +116,9 @@ def load_hub_model(repo_id: str, device=None, revision: str | None = None):
     try:
         config = json.loads(Path(config_file).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"model {repo_id!r}: its config.json ('{config_file}') is not readable JSON: {exc}") from exc
+        raise ModelLoadError(
+            f"model {repo_id!r}: its config.json ('{config_file}') is not readable JSON: {exc}"
+        ) from exc
     model_type = config.get("model_type") if isinstance(config, dict) else None
     if model_type not in SPEECH_MODEL_TYPES:
         raise ModelLoadError(

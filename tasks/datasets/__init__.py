@@ -110,7 +110,9 @@ def open_dataset(spec: str, aligner=None, *, split: str | None = None) -> Datase
     """
     kind, path = parse_spec(spec)
     if aligner is not None and not callable(aligner):
-        raise ConfigError(f"aligner ({aligner!r:.60}) must be callable: aligner(audio, transcript=..., sample_rate=...)")
+        raise ConfigError(
+            f"aligner ({aligner!r:.60}) must be callable: aligner(audio, transcript=..., sample_rate=...)"
+        )
     options = {}
     if split is not None:
         if kind not in ("hf", "speech_commands"):

@@ -75,9 +75,10 @@ class Dataset(Sequence):
         hit = self._clips.get(e["id"])
         if hit is not None:
             return hit
-        self._clips[e["id"]] = clip = Clip(id=e["id"], text=e.get("text"), speaker=e.get("speaker"), path=e.get("path"), load=e["load"],
+        clip = Clip(id=e["id"], text=e.get("text"), speaker=e.get("speaker"), path=e.get("path"), load=e["load"],
                     dataset=self, word=e.get("word"), split=e.get("split"), given_words=e.get("words"),
                     aligner=self.aligner)  # fmt: skip
+        self._clips[e["id"]] = clip
         return clip
 
     def speakers(self) -> list[str]:

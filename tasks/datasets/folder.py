@@ -50,7 +50,9 @@ def open_folder(root, aligner=None, spec: str | None = None) -> AudioFolder:
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DatasetError(f"audio folder '{root}' does not exist or is not a folder")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    files = sorted(
+        p for p in root.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
     for p in files:
         if p.suffix.lower() in UNSUPPORTED_EXTENSIONS:
             check_extension(p)  # raises AudioError naming the file and the supported formats
@@ -62,6 +64,7 @@ def open_folder(root, aligner=None, spec: str | None = None) -> AudioFolder:
     entries = []
     for p in audio:
         rel = p.relative_to(root)
-        entries.append(Entry(id=rel.as_posix(), text=_transcript(p), speaker=rel.parts[0] if len(rel.parts) > 1 else None,
-                             path=p, load=partial(read_audio, p), words=textgrid_beside(p)))  # fmt: skip
+        speaker = rel.parts[0] if len(rel.parts) > 1 else None
+        entries.append(Entry(id=rel.as_posix(), text=_transcript(p), speaker=speaker, path=p,
+                             load=partial(read_audio, p), words=textgrid_beside(p)))  # fmt: skip
     return AudioFolder(spec or f"folder:{root}", root, entries, aligner)

@@ -106,7 +106,9 @@ def open_hf(name_or_path, aligner=None, spec: str | None = None, split: str | No
     for part_split, table in parts:
         audio_cols = [c for c, f in table.features.items() if isinstance(f, datasets.Audio)]
         if not audio_cols:
-            raise DatasetError(f"Hugging Face dataset {name!r} has no Audio column; its columns are {list(table.features)}")
+            raise DatasetError(
+                f"Hugging Face dataset {name!r} has no Audio column; its columns are {list(table.features)}"
+            )
         column = audio_cols[0]
         table = table.cast_column(column, datasets.Audio(decode=False))
         text_col = next((c for c in TEXT_COLUMNS if c in table.column_names), None)

@@ -107,7 +107,8 @@ class SpeechCommandsDataset(Dataset):
         return out
 
 
-def open_speech_commands(root, aligner=None, spec: str | None = None, split: str | None = None) -> SpeechCommandsDataset:
+def open_speech_commands(root, aligner=None, spec: str | None = None,
+                         split: str | None = None) -> SpeechCommandsDataset:  # fmt: skip
     """Open a Speech Commands folder (every split unless ``split`` is given).
 
     Raises

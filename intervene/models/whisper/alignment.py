@@ -39,7 +39,8 @@ from tasks.aligned_words import AlignedWord
 from tasks.errors import ConfigError
 from tasks.transcript_text import whisper_casing, word_tokens
 
-__all__ = ["align_whisper", "dtw_path", "median_filter", "alignment_matrix", "cross_attention_scores", "CALIBRATED_LAG_S", "lag_of"]
+__all__ = ["align_whisper", "dtw_path", "median_filter", "alignment_matrix", "cross_attention_scores",
+           "CALIBRATED_LAG_S", "lag_of"]
 
 logger = logging.getLogger(__name__)
 
