@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import time
 import warnings
 from collections.abc import Iterable, Sequence
@@ -128,6 +129,9 @@ def sweep_pairs(model, task, pairs: Iterable, sites, *, span="changed", min_gap:
     if pairs is None or isinstance(pairs, (str, bytes, dict)) or not hasattr(pairs, "__iter__"):
         raise ConfigError(f"pairs ({pairs!r:.80}) must be an iterable of MinimalPair")
     n_hint = len(pairs) if hasattr(pairs, "__len__") else None
+    for name, given in (("keys", keys), ("map_paths", map_paths)):
+        if given is not None and n_hint is not None and len(given) != n_hint:
+            raise ConfigError(f"{name} gives {len(given)} entries for {n_hint} pairs; give one per pair")
     span_of = _spans(span, n_hint)
     settings = {"sites": [getattr(s, "key", s) for s in (sites if isinstance(sites, (list, tuple)) else [sites])],
                 "direction": direction, "min_gap": min_gap} | {k: repr(v) for k, v in sorted(patch_kwargs.items())}
@@ -235,6 +239,10 @@ def sweep(model, task, pairs, sites, *, align: str = "start", span="changed", mi
     """
     if align not in ("start", "onset"):
         raise ConfigError(f"align ({align!r}) must be 'start' or 'onset'")
+    if checkpoint_dir is not None and not isinstance(checkpoint_dir, (str, os.PathLike)):
+        raise ConfigError(f"checkpoint_dir ({checkpoint_dir!r:.80}) must be a folder path")
+    if store is not None and not isinstance(store, WorkStore):
+        raise ConfigError(f"store ({store!r:.80}) must be an intervene.WorkStore")
     if store is None and checkpoint_dir is not None:
         store = WorkStore(checkpoint_dir, {"format": _FORMAT})
     outcomes = list(sweep_pairs(model, task, pairs, sites, span=span, min_gap=min_gap, store=store,
@@ -261,8 +269,16 @@ def _onset_frame(m: CausalMap) -> int:
 
 def combine_maps(maps: list, align: str = "start") -> CausalMap:
     """Mean of per-pair maps over a common grid (NaN where a pair has no column)."""
+    if align not in ("start", "onset"):
+        raise ConfigError(f"align ({align!r}) must be 'start' or 'onset'")
+    if isinstance(maps, (str, bytes, CausalMap)) or not hasattr(maps, "__iter__"):
+        raise ConfigError(f"maps ({maps!r:.80}) must be a list of CausalMap")
+    maps = list(maps)
     if not maps:
         raise ConfigError("combine_maps needs at least one map")
+    for i, m in enumerate(maps):
+        if not isinstance(m, CausalMap):
+            raise ConfigError(f"maps[{i}] ({m!r:.80}) must be a CausalMap")
     first = maps[0]
     for m in maps[1:]:
         if m.dims != first.dims or any(m.coords[d] != first.coords[d] for d in first.dims[:-1] if d not in ("frame",)):

@@ -103,7 +103,14 @@ def _sweep_probes() -> None:
              ("min_gap='1'", {"min_gap": "1"}), ("min_gap=inf", {"min_gap": INF}), ("align='bogus'", {"align": "bogus"}),
              ("pairs=None", {"pairs": None}), ("pairs='x'", {"pairs": "x"}), ("pairs=[]", {"pairs": []}),
              ("two spans for one pair", {"span": [(0.1, 0.5), (0.2, 0.6)]}), ("window_ms=nan", {"window_ms": NAN}),
-             ("context_frames=2.5", {"context_frames": 2.5})])
+             ("context_frames=2.5", {"context_frames": 2.5}), ("checkpoint_dir=5", {"checkpoint_dir": 5}),
+             ("store='x'", {"store": "x"})])
+
+    def sweep_pairs(env, kwargs):
+        return list(intervene.sweep_pairs(env.model, env.task, [env.pair], "encoder.0.block_output", **kwargs))
+
+    _family("api/sweep_pairs", sweep_pairs, [("two keys for one pair", {"keys": ["a", "b"]}),
+                                             ("no map paths for one pair", {"map_paths": []})])
 
 
 def _intervention_probes() -> None:
@@ -240,7 +247,9 @@ def _map_api_probes() -> None:
             [("layer=99", {"layer": 99}), ("bogus dim", {"bogus": 1})])
     _family("api/combine_maps", lambda env, v: intervene.combine_maps(v(env)),
             [("[]", lambda env: []), ("different dims", lambda env: [loaded(env), env.shared(
-                "token_map", lambda: env.patch(unit="token", sites="decoder.0.block_output"))])])
+                "token_map", lambda: env.patch(unit="token", sites="decoder.0.block_output"))]),
+             ("a map, not a list", lambda env: loaded(env)), ("[None]", lambda env: [None])])
+    probe("api/combine_maps/align='bogus'", lambda env: intervene.combine_maps([loaded(env)], align="bogus"))
 
 
 def register() -> None:

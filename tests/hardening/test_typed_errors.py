@@ -8,8 +8,6 @@ Before: ``load_model`` on a folder with an invalid config.json raised JSONDecode
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
@@ -100,4 +98,19 @@ def test_intervene_arguments_are_typed_errors(tiny_whisper, yes_no_pair, interve
 def test_every_error_here_is_in_the_family():
     for cls in (ConfigError, ModelLoadError, PairError):
         assert issubclass(cls, SpeechLensError)
-    assert json  # the module is imported for the fixtures' JSON texts
+
+
+def test_sweep_and_combine_arguments_are_typed_errors(tiny_whisper, yes_no_pair):
+    from pathlib import Path
+
+    cmap = intervene.CausalMap.load(Path(__file__).parent.parent / "intervene" / "data" / "map_v0_sweep.npz")
+    with pytest.raises(ConfigError, match="align"):
+        intervene.combine_maps([cmap], align="bogus")
+    with pytest.raises(ConfigError, match=r"maps\[0\]"):
+        intervene.combine_maps([None])
+    _, pair = yes_no_pair
+    task = tasks.KeywordTask(["yes", "no"])
+    with pytest.raises(ConfigError, match="checkpoint_dir"):
+        intervene.sweep(tiny_whisper, task, [pair], "encoder.0.block_output", checkpoint_dir=5)
+    with pytest.raises(ConfigError, match="keys"):
+        list(intervene.sweep_pairs(tiny_whisper, task, [pair], "encoder.0.block_output", keys=["a", "b"]))
