@@ -201,7 +201,7 @@ def _cmd_lens(args) -> int:
     import intervene
     from tasks.errors import CapabilityError
 
-    model, audio, reference = _load(args)
+    model, audio, _ = _load(args)
     name = f"{args.kind}_lens"
     fn = getattr(intervene, name, None)
     if fn is None:

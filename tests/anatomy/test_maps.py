@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import intervene
-from intervene.anatomy import Ablation, AttentionWindow, HeadMask, Steering, steer_map, window_map
+from intervene.anatomy import Ablation, HeadMask, Steering, steer_map, window_map
 from intervene.maps import CausalMap
 from intervene.readouts import transcript_pair
 
@@ -38,9 +38,9 @@ def test_ablation_map_is_layer_by_time(ctx):
     from intervene.patching import patch_context
 
     sites = ["encoder.0.block_output", "encoder.2.block_output"]
-    cmap = patch_context(ctx, sites, window_ms=200, span="clip", method="ablation",
+    cmap = patch_context(ctx, sites, window_ms=500, span="clip", method="ablation",
                          intervention=Ablation(None, kind="zero"))  # through pyvene.IntervenableModel
-    assert cmap.dims == ("layer", "frame") and cmap.values.shape == (2, 5)
+    assert cmap.dims == ("layer", "frame") and cmap.values.shape == (2, 2)
     assert np.isfinite(cmap.values).all() and np.ptp(cmap.values) > 0
     assert cmap.meta.runner.startswith("pyvene")
 

@@ -20,7 +20,7 @@ def activations(model, site, audio, ids=None):
 
 def test_mean_is_computed_once_per_model_site_and_reference_set(tiny_whisper, yes_no_pair):
     clear_cache()
-    utt, pair = yes_no_pair
+    pair = yes_no_pair[1]
     sites = [Site.parse("encoder.0.block_output"), Site.parse("encoder.2.attention_head.1")]
     first = site_values(tiny_whisper, sites, [pair.clean, pair.corrupt])
     assert cache_stats()["forwards"] == 2  # one forward per clip for both sites
