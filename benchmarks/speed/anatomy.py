@@ -35,7 +35,7 @@ QUICK_ANATOMY = {"ks": (1499, 10), "layers": (3,), "head_layers": (3,), "heads":
 
 ANATOMY_TEXT = (
     "Every head of every layer masked in turn (encoder self-attention, decoder self-attention, cross-attention) and "
-    "attention windows at each k x encoder layer, on the first pair (noising: the clean clip is the base run). "
+    "attention windows at each k x encoder layer, on the run's last pair (noising: the clean clip is the base run). "
     "Cached runs re-run encoder blocks from the first layer a cell changes, and decoder-only cells only the decoder "
     "on cached cross-attention keys and values; a window at layer L must still re-run every block after L."
 )
