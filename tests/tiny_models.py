@@ -38,6 +38,7 @@ __all__ = [
     "tiny_whisper",
     "tiny_wav2vec2",
     "tiny_whisper_config",
+    "w2v_config",
     "save_tiny_whisper",
     "tokenizer_json",
     "no_hooks",
