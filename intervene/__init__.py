@@ -52,6 +52,13 @@ _LAZY = {
     "Transcript": "intervene.readouts",
     "transcript_logprob": "intervene.readouts",
     "nonspeech_rate": "intervene.readouts",
+    "das": "intervene.learned",
+    "DASResult": "intervene.learned",
+    "probe": "intervene.learned",
+    "ProbeResult": "intervene.learned",
+    "erase": "intervene.learned",
+    "ErasureResult": "intervene.learned",
+    "LeaceIntervention": "intervene.learned",
 }
 
 
@@ -90,6 +97,7 @@ __all__ = [
     "Site",
     "WorkStore",
     "make_key",
+    "align",
     "Ablation",
     "AttentionWindow",
     "HeadMask",
@@ -99,5 +107,12 @@ __all__ = [
     "Transcript",
     "transcript_logprob",
     "nonspeech_rate",
+    "das",
+    "DASResult",
+    "probe",
+    "ProbeResult",
+    "erase",
+    "ErasureResult",
+    "LeaceIntervention",
     *_errors.__all__,
 ]

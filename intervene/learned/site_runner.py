@@ -1,0 +1,103 @@
+"""Forward passes with a function applied at one site's positions, batched over examples.
+
+DAS trains and scores an intervention at one site on many (base, source) examples. This
+runner keeps each clip's activation at the site (computed once, no autograd) and runs only
+what comes after it, with the intervention applied to the chosen positions of each batch row:
+
+- **fast path** (the adapter's runner offers ``residuals`` / ``blocks`` / ``final`` /
+  ``decode``, and the site is an encoder residual stream: Whisper): the cached residual
+  stream at the site enters the next block directly; a batch is one forward of the later
+  blocks and the decoder;
+- **generic path** (any site, any architecture): an ordinary forward per example with a
+  plain torch hook (:func:`intervene.hooks.on_sites`) that applies the intervention.
+
+Both paths compute what ``pyvene.IntervenableModel`` computes with the same intervention on
+the same positions (checked by the tests and by :meth:`SiteRunner.check_against_pyvene`).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from intervene import hooks
+
+__all__ = ["SiteRunner", "Clip"]
+
+RESIDUAL = ("block_input", "block_output")
+
+
+class Clip:
+    """One clip prepared for a site: its activation there (positions, size) and the model's
+    word scores without any intervention."""
+
+    __slots__ = ("act", "inputs", "scores")
+
+    def __init__(self, act, inputs, scores):
+        self.act, self.inputs, self.scores = act, inputs, scores
+
+
+class SiteRunner:
+    """Runs ``model`` from ``site`` on, with an intervention at chosen positions.
+
+    Parameters
+    ----------
+    model : SpeechModel
+    site : Site
+    readout : Readout
+        Word scores of the task (one readout: the same decoder rows for every example).
+    context_frames : int, optional
+        Whisper: encoder positions run (None: all; fewer is an approximation, for training).
+    """
+
+    def __init__(self, model, site, readout, context_frames=None):
+        self.model, self.site, self.readout = model, model.site(site), readout
+        self.runner = model.runner(context_frames)
+        self.context_frames = context_frames
+        self.fast = (self.site.stream == "encoder" and self.site.component in RESIDUAL
+                     and all(hasattr(self.runner, a) for a in ("residuals", "blocks", "final", "decode")))  # fmt: skip
+        self.start = self.site.layer + (self.site.component == "block_output")
+
+    @property
+    def ids(self):
+        return self.readout.decoder_input_ids
+
+    @torch.no_grad()
+    def prepare(self, audio) -> Clip:
+        """Cache ``audio``'s activation at the site (and, generic path, its inputs)."""
+        model = self.model
+        inputs = model.inputs(audio, model.sample_rate, self.ids, checked=True)
+        if self.fast:
+            res = self.runner.residuals(inputs["input_features"])
+            logits = self.runner.decode(self.runner.final(res[-1]), self.ids)
+            return Clip(res[self.start][0], None, self.readout.word_scores(logits)[0])
+        with hooks.capture(model, [self.site]) as acts:
+            logits = model.logits(model.batched(inputs) if hasattr(model, "batched") else inputs)
+        scores = self.readout.word_scores(logits)
+        return Clip(acts[self.site][0], inputs, scores.reshape(-1, scores.shape[-1])[0])
+
+    def _apply(self, t, fn, positions, source):
+        t = t.clone()
+        pos = torch.as_tensor(positions, device=t.device)
+        t[:, pos] = fn(t[:, pos], source[None, pos].to(t.dtype)).to(t.dtype)
+        return t
+
+    def scores(self, fn, bases: list, sources: list, positions: list) -> torch.Tensor:
+        """Word scores (batch, words) of each base run with ``fn(base_sel, source_sel)`` applied at its positions.
+
+        ``fn`` gets and returns (1 or rows, n_positions, size); autograd flows through it.
+        """
+        if self.fast:
+            x = torch.stack([b.act for b in bases])
+            rows = []
+            for i, (s, pos) in enumerate(zip(sources, positions)):
+                rows.append(self._apply(x[i : i + 1], fn, pos, s.act))
+            x = torch.cat(rows)
+            logits = self.runner.decode(self.runner.final(self.runner.blocks(x, self.start)), self.ids)
+            return self.readout.word_scores(logits).reshape(len(bases), -1)
+        out = []
+        for b, s, pos in zip(bases, sources, positions):
+            with hooks.on_sites(self.model, {self.site: lambda t, s=s, pos=pos: self._apply(t, fn, pos, s.act)}):
+                inputs = self.model.batched(b.inputs) if hasattr(self.model, "batched") else b.inputs
+                sc = self.readout.word_scores(self.model.logits(inputs))
+            out.append(sc.reshape(-1, sc.shape[-1])[0])
+        return torch.stack(out)
