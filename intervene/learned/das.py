@@ -37,14 +37,14 @@ FORMAT = "speechlens.das/1"
 
 
 def fingerprint(model) -> str:
-    """A short digest of a model's architecture, size and first weights (what a saved
-    intervention must match)."""
+    """A short digest of a model's weights (each parameter's name, shape, first values and sum):
+    what a saved intervention must match."""
     h = hashlib.sha256()
-    cfg = model.config
-    h.update(json.dumps([type(model.model).__name__, getattr(cfg, "d_model", getattr(cfg, "hidden_size", None)),
-                         getattr(cfg, "encoder_layers", getattr(cfg, "num_hidden_layers", None))]).encode())
-    first = next(iter(model.model.parameters())).detach().float().cpu().reshape(-1)[:65536]
-    h.update(first.numpy().tobytes())
+    with torch.no_grad():
+        for name, p in model.model.named_parameters():
+            flat = p.detach().float().reshape(-1)
+            h.update(f"{name}:{tuple(p.shape)}:{float(flat.sum()):.6e}".encode())
+            h.update(flat[:64].cpu().numpy().tobytes())
     return h.hexdigest()[:16]
 
 

@@ -104,6 +104,12 @@ class ErasureResult:
     record: dict = field(default_factory=dict)
 
     @property
+    def rank(self) -> int:
+        """How many directions the eraser removes (rank of its projection's complement)."""
+        m = (self.module.proj_left @ self.module.proj_right).double()
+        return int(torch.linalg.matrix_rank(m, atol=1e-6))
+
+    @property
     def intervention(self):
         """An :class:`intervene.Intervention` applying the eraser over the (single) window."""
         from intervene.single import Intervention
@@ -119,7 +125,7 @@ class ErasureResult:
 
     def to_dict(self) -> dict:
         return {"site": self.site, "label": self.label, "windows": [w if isinstance(w, str) else list(w) for w in self.windows],
-                "rank": int(self.module.proj_left.shape[1]), "probe_before": self.probe_before.to_dict(),
+                "rank": self.rank, "probe_before": self.probe_before.to_dict(),
                 "probe_after": self.probe_after.to_dict(),
                 "pooled_before": None if self.pooled_before is None else self.pooled_before.to_dict(),
                 "pooled_after": None if self.pooled_after is None else self.pooled_after.to_dict(),

@@ -95,7 +95,8 @@ def check_split(labels, part, parts: dict) -> None:
 
 def control_labels(types, labels, train_mask, seed: int = 0) -> np.ndarray:
     """Hewitt & Liang's control task: one random label per type, drawn from the training labels'
-    empirical distribution (seeded); every item of a type gets its type's label."""
+    empirical distribution (seeded; drawn again while every type got the same label); every
+    item of a type gets its type's label."""
     types = np.asarray(types)
     train = np.asarray(labels)[train_mask]
     counts = Counter(train.tolist())
@@ -103,7 +104,11 @@ def control_labels(types, labels, train_mask, seed: int = 0) -> np.ndarray:
     probs = np.array([counts[c] for c in classes], dtype=float)
     probs /= probs.sum()
     rng = np.random.default_rng(seed + 7919)
-    table = {t: classes[rng.choice(len(classes), p=probs)] for t in sorted(set(types.tolist()))}
+    names = sorted(set(types.tolist()))
+    for _ in range(100):  # a draw of one class only would make the control task meaningless: draw again
+        table = {t: classes[rng.choice(len(classes), p=probs)] for t in names}
+        if len(set(table.values())) > 1 or len(names) < 2:
+            break
     return np.asarray([table[t] for t in types.tolist()])
 
 
