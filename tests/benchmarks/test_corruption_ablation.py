@@ -181,7 +181,7 @@ def test_cli_reports_config_errors_in_one_line(tmp_path, monkeypatch, capsys):
 # --------------------------------------------------------------------------- the --quick run
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    """One --quick run (2 designs x 1 clip on tiny.en, a 10-clip reference), shared by the tests below."""
+    """One --quick run (2 designs x 1 clip on tiny.en, a 5-clip reference), shared by the tests below."""
     out = tmp_path_factory.mktemp("corruption_ablation")
     outcome = ca.main([*QUICK, "--out", str(out)])
     return out, outcome
@@ -197,7 +197,7 @@ def test_quick_results_structure_and_values(quick_run):
     labels = list(ca.QUICK_LABELS)
     assert outcome.computed == 2 and outcome.reused == 0
     assert list(r["designs"]) == labels and r["clips"] == ["yes-en-us"] and r["layers"] == [0, 1, 2, 3]
-    assert r["reference"]["frames_per_layer"] == 10 * 50 and len(r["reference"]["clips"]) == 10
+    assert r["reference"]["frames_per_layer"] == 5 * 40 and len(r["reference"]["clips"]) == 5  # 0.8 s clips
     assert r["settings_digest"] == ca.CorruptionAblationSettings.from_dict(r["settings"]).digest()
     for label, s in r["designs"].items():
         assert s["n_clips"] == 1 and s["n_maps"] == 1, label  # every quick pair moves the metric
@@ -231,7 +231,7 @@ def test_unit_records_match_the_task_and_the_map_files(quick_run, tiny_en):
             assert rec["map"]["clean_metric"] == pytest.approx(rec["clean_metric"], abs=1e-3)
             assert rec["map"]["corrupt_metric"] == pytest.approx(rec["corrupt_metric"], abs=1e-3)
             cmap = intervene.CausalMap.load(out / rec["map"]["file"])
-            assert cmap.dims == ("layer", "frame") and cmap.values.shape == (4, 10)  # 100 ms windows over 1 s
+            assert cmap.dims == ("layer", "frame") and cmap.values.shape == (4, 8)  # 100 ms windows over 0.8 s
             assert np.allclose(cmap.values, np.array(rec["map"]["values"], dtype=float), equal_nan=True)
             assert cmap.meta["direction"] == "denoise" and cmap.meta["window_ms"] == 100.0
     rec = r["units"]["noise-white-0dB"][0]
@@ -272,26 +272,32 @@ def test_resume_does_no_model_work_and_reproduces_results(quick_run, monkeypatch
 
 
 def test_restart_reads_the_clean_reference_from_the_work_store(quick_run, tmp_path, monkeypatch):
-    """A run killed after the reference and one unit: the restart computes the other unit, not the reference."""
+    """A run killed after the reference and one unit: the restart's unit gets the stored reference,
+    bit for bit, and nothing fits it again."""
     out, _ = quick_run
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
-    before = _results(out)
     unit = next((copy / "work" / "units" / "word-swap").rglob("*.json"))
+    record = json.loads(unit.read_text())["value"]
     unit.unlink()
     (copy / "results.json").unlink()
+    stored = np.load(next((copy / "work").glob("reference.arrays.npz")))
+    seen = []
 
     def refit(*args, **kwargs):
         raise AssertionError("the reference is in the work store; it must not be fitted again")
 
+    def unit_from_the_reference(ctx, design, clip):  # the unit's own model work is tested above
+        seen.append(work.reference_to_arrays(ctx.references))
+        return record
+
     monkeypatch.setattr(work, "fit_references", refit)
+    monkeypatch.setattr(ca, "compute_unit", unit_from_the_reference)
     outcome = ca.main([*QUICK, "--out", str(copy)])
-    assert outcome.computed == 1 and outcome.reused == 1
-    after = _results(copy)
-    assert after["reference"] == before["reference"]
-    old, new = before["units"]["word-swap"][0], after["units"]["word-swap"][0]
-    assert new["offdist"] == old["offdist"]  # the same reference, bit for bit: the same distances
-    assert new["map"]["values"] == old["map"]["values"] and new["gap"] == old["gap"]
+    assert outcome.computed == 1 and outcome.reused == 1 and len(seen) == 1
+    assert sorted(seen[0]) == sorted(stored.files)
+    assert all(seen[0][k].tobytes() == stored[k].tobytes() for k in stored.files)
+    assert _results(copy)["reference"] == _results(out)["reference"]
 
 
 def test_changed_settings_into_same_folder_raise_and_change_nothing(quick_run):

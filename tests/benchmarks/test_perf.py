@@ -19,7 +19,7 @@ def test_perf_quick(tmp_path, capsys):
     for key in ("plain_s", "exact_s", "attribution_s", "exact_speedup", "attribution_speedup", "exact_max_abs_diff",
                 "attribution_spearman", "exact_gflops", "matmul_gflops", "device", "model", "cells"):
         assert key in saved, key
-    assert saved["cells"] == 10 and saved["model"] == "whisper-tiny.en"  # layers 0 and 3 x five 200 ms windows
+    assert saved["cells"] == 6 and saved["model"] == "whisper-tiny.en"  # layers 0 and 3 x three 340 ms windows
     assert res["exact_max_abs_diff"] == 0.0  # exact mode gives the plain loop's numbers, bit for bit
     assert saved["settings_digest"] == perf.PerfSettings.from_dict(saved["settings"]).digest()
     assert json.loads((tmp_path / "results.json").read_text())["settings_digest"] == saved["settings_digest"]
@@ -33,11 +33,14 @@ def test_perf_quick(tmp_path, capsys):
     for row in saved["per_pair"]:  # the map's own instrumentation, recorded by intervene.patch
         for name in ("plain", "exact", "attribution", "truncated"):
             timings = row[f"{name}_timings"]
-            assert set(timings) == {"prepare_s", "guards_s", "cells_s"} and timings["guards_s"] < 1e-3  # guards off
-            assert 0 < timings["cells_s"] <= row[f"{name}_s"]
+            assert set(timings) == {"prepare_s", "guards_s", "cells_s"} and 0 < timings["cells_s"] <= row[f"{name}_s"]
+            if name != "exact":
+                assert timings["guards_s"] < 1e-3  # guards off while timing
+        # the exact row's guards ran inside its call and are split off by the map's timings
+        assert row["guards_s"] == row["exact_timings"]["guards_s"] > 0
     with np.load(tmp_path / "maps.npz") as maps:
         assert sorted(maps.files) == ["attribution_0", "attribution_atp_0", "attribution_ig_0", "exact_0"]
-        assert maps["exact_0"].shape == (2, 5)
+        assert maps["exact_0"].shape == (2, 3)
 
 
 def test_perf_settings_are_checked():
