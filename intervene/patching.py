@@ -118,6 +118,21 @@ def _unit(sites, unit):
     return unit
 
 
+_KEYWORD_OPTIONS = {"batch_size", "context_frames", "estimator", "ig_steps", "intervention"}
+
+
+def _method_options(options, given: dict) -> dict:
+    """A method's own options (those ``patch`` has no keyword for), checked to be a dict of names."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
+        raise ConfigError(f"method_options ({options!r}) must be a dict of option names to values")
+    clash = sorted(set(options) & (set(given) | _KEYWORD_OPTIONS))
+    if clash:
+        raise ConfigError(f"method_options gives {clash}, which patch takes as keywords; pass them as keywords")
+    return dict(options)
+
+
 def _method(method, intervention, given: dict):
     """The method class to run and the options it takes (typed errors for options it does not)."""
     name = methods.default_for(intervention) if method is None else method
@@ -162,6 +177,7 @@ def patch(
     estimator: str | None = None,
     ig_steps: int = 0,
     progress: bool = False,
+    method_options: dict | None = None,
 ) -> CausalMap:
     """Patch ``sites`` of ``model`` between the halves of ``pair``; return a :class:`CausalMap`.
 
@@ -205,6 +221,9 @@ def patch(
         Attribution: integrated-gradient steps (> 0 selects estimator "ig").
     progress : bool
         Show a progress bar.
+    method_options : dict, optional
+        Options of the chosen method that ``patch`` has no keyword for (a registered method
+        declares them in its ``options``), e.g. ``{"engine": "pyvene"}``.
 
     Returns
     -------
@@ -235,12 +254,13 @@ def patch(
     ctx = PairContext.build(model, task, pair, direction)
     return patch_context(ctx, sites, unit, window_ms=window_ms, span=span, margin_ms=margin_ms, tokens=tokens,
                          method=method, intervention=intervention, guards=guards, batch_size=batch_size,
-                         context_frames=context_frames, estimator=estimator, ig_steps=ig_steps, progress=progress)
+                         context_frames=context_frames, estimator=estimator, ig_steps=ig_steps, progress=progress,
+                         method_options=method_options)
 
 
 def patch_context(ctx, sites, unit=None, *, window_ms=None, span="changed", margin_ms=100.0, tokens=None, method=None,
                   intervention="interchange", guards=True, batch_size=None, context_frames=None, estimator=None,
-                  ig_steps=0, progress=False) -> CausalMap:
+                  ig_steps=0, progress=False, method_options=None) -> CausalMap:
     """:func:`patch` on a pair already prepared as a :class:`~intervene.context.PairContext`
     (its plain-forward metrics, if already measured, are reused)."""
     model = ctx.model
@@ -253,6 +273,7 @@ def patch_context(ctx, sites, unit=None, *, window_ms=None, span="changed", marg
     _check_context(ctx, context_frames)
     given = {"batch_size": batch_size, "context_frames": context_frames, "estimator": estimator, "ig_steps": ig_steps}
     given = {k: v for k, v in given.items() if v is not None and not (k == "ig_steps" and v == 0)}
+    given |= _method_options(method_options, given)
     sites = parse_sites(model, sites)
     unit = _unit(sites, unit)
     method_cls, options = _method(method, intervention, given)

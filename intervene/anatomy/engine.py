@@ -53,7 +53,7 @@ class AnatomyMethod(Method):
     """
 
     kind: ClassVar[type] = object
-    options: ClassVar[dict] = {"intervention": None}
+    options: ClassVar[dict] = {"intervention": None, "engine": None}
     default_engine: ClassVar[str] = "cached"
 
     def __init__(self, ctx, intervention=None, engine=None):

@@ -357,3 +357,21 @@ def test_a_new_architecture_runs_on_the_generic_paths(tiny_data2vec, task, yes_n
     with pytest.raises(ConfigError, match="unit='token'"):
         intervene.patch(model, task, pair, "encoder.block_output", unit="token")
     assert no_hooks(model)
+
+
+def test_method_options_reach_a_methods_own_options(tiny_whisper, yes_no_pair):
+    """Options ``patch`` has no keyword for go through ``method_options`` (and clashes are refused)."""
+    import intervene
+    from tasks.errors import ConfigError
+
+    task = tasks.KeywordTask()
+    _, pair = yes_no_pair
+    kw = dict(unit="all", span="all", intervention=intervene.HeadMask(None))
+    cached = intervene.patch(tiny_whisper, task, pair, "encoder.attention_head", method="head_mask", **kw)
+    plain = intervene.patch(tiny_whisper, task, pair, "encoder.attention_head", method="head_mask",
+                            method_options={"engine": "pyvene"}, **kw)
+    np.testing.assert_allclose(plain.patched, cached.patched, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConfigError, match="keywords"):
+        intervene.patch(tiny_whisper, task, pair, "encoder.0.block_output", method_options={"batch_size": 2})
+    with pytest.raises(ConfigError, match="applies to method"):
+        intervene.patch(tiny_whisper, task, pair, "encoder.0.block_output", method_options={"engine": "x"})
