@@ -52,7 +52,7 @@ FORMAT = "speechlens.causal_map/2"
 LEGACY_FORMATS = ("speechlens.causal_map/1",)
 ARRAYS = (
     "values", "patched", "times_s", "per_pair", "per_pair_patched", "per_pair_clean",
-    "per_pair_corrupt", "spectrogram_clean", "spectrogram_corrupt",
+    "per_pair_corrupt", "spectrogram_clean", "spectrogram_corrupt", "values_std", "pair_counts",
 )
 DIMS = ("component", "layer", "head", "frame", "token", "k", "alpha")  # k, alpha: intervene.anatomy sweeps
 _DIRECTIONS = ("denoise", "noise")
@@ -136,6 +136,27 @@ def _check_arrays(r: FieldReader, arrays: dict, dims: list, coords: dict) -> Non
         for k in ("per_pair_clean", "per_pair_corrupt"):
             if arrays[k].shape != (n,) or not np.isfinite(arrays[k]).all():
                 r.fail(f"arrays.{k}", arrays[k].shape, f"must be {n} finite metrics, one per pair")
+    if "pair_counts" in arrays or "values_std" in arrays:
+        _check_streamed(r, arrays, values)
+
+
+def _check_streamed(r: FieldReader, arrays: dict, values: np.ndarray) -> None:
+    """A streamed sweep's mean (intervene.aggregate): per-cell pair counts and spread instead of per_pair."""
+    for k in ("pair_counts", "values_std"):
+        if k not in arrays:
+            r.fail("arrays.names", sorted(arrays), "must include both 'pair_counts' and 'values_std'")
+        if arrays[k].shape != values.shape:
+            r.fail(f"arrays.{k}", arrays[k].shape, f"must have the shape of values {values.shape}")
+    counts, std = arrays["pair_counts"], arrays["values_std"].astype(float)
+    if counts.dtype.kind not in "iu" or (counts < 0).any():
+        r.fail("arrays.pair_counts", str(counts.dtype), "must be whole numbers >= 0")
+    if not np.array_equal(counts == 0, np.isnan(values)):
+        r.fail("arrays.values", "NaN cells", "must be NaN exactly where pair_counts is 0")
+    if not (np.isfinite(std[counts > 0]).all() and (std[counts > 0] >= 0).all()):
+        r.fail("arrays.values_std", "cells", "must be finite and >= 0 where pair_counts > 0")
+    n = arrays.get("per_pair_clean")
+    if n is not None and counts.size and counts.max() > n.shape[0]:
+        r.fail("arrays.pair_counts", int(counts.max()), f"must be at most the number of pairs ({n.shape[0]})")
 
 
 def _check_dims(r: FieldReader, doc: dict) -> tuple[list, dict]:
@@ -236,7 +257,7 @@ def _cross_check(r: FieldReader, arrays: dict, dims: list, coords: dict, clean: 
         if not _close(times, np.asarray(coords["frame"], float) * frame_s, 1.0).all():
             r.fail("coords.frame", coords["frame"], "must match times_s / meta.frame_s")
         span_s, duration = meta.get("span_s"), meta.get("duration_s")
-        if span_s is not None and duration is not None and "per_pair" not in arrays:
+        if span_s is not None and duration is not None and "per_pair" not in arrays and "pair_counts" not in arrays:
             _check_columns(r, coords["frame"], span_s, duration, meta.get("window_ms"), frame_s)
     unit = meta.get("unit")
     last = dims[-1] if dims else None
@@ -279,8 +300,23 @@ def _cross_check(r: FieldReader, arrays: dict, dims: list, coords: dict, clean: 
                        r.number(p.get("corrupt_metric"), f"meta.pairs[{k}].corrupt_metric"))
                 if not _close(got, (pc[k], pk[k]), np.abs(got)).all():
                     r.fail(f"meta.pairs[{k}]", got, "must hold the pair's metrics in per_pair_clean/corrupt")
+    elif "pair_counts" in arrays:  # a streamed mean: the pairs' metrics, but no per-pair maps
+        _cross_check_streamed(r, arrays, clean, corrupt, meta)
     elif produced and direction is not None:
         _check_effects(r, "arrays.values", values, patched, clean, corrupt, direction)
+
+
+def _cross_check_streamed(r: FieldReader, arrays: dict, clean: float, corrupt: float, meta: dict) -> None:
+    pc, pk = arrays.get("per_pair_clean"), arrays.get("per_pair_corrupt")
+    if pc is None or pk is None or pc.ndim != 1 or pk.shape != pc.shape or not pc.size:
+        r.fail("arrays.per_pair_clean", None if pc is None else pc.shape,
+               "must hold one clean and one corrupt metric per pair (per_pair_clean, per_pair_corrupt)")
+    for name, value, per in (("clean_metric", clean, pc.astype(float)), ("corrupt_metric", corrupt, pk.astype(float))):
+        if not _close(value, per.mean(), abs(value)):
+            r.fail(name, value, f"must be the mean of the pairs' metrics ({per.mean():.6g})")
+    pairs = meta.get("pairs")
+    if pairs is not None and len(pairs) != pc.shape[0]:
+        r.fail("meta.pairs", f"{len(pairs)} entries", f"must describe the {pc.shape[0]} pairs of per_pair_clean")
 
 
 def _check_columns(r: FieldReader, frames: list, span_s, duration_s: float, window_ms, frame_s: float) -> None:

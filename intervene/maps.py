@@ -4,7 +4,8 @@ File format (open, documented, two files side by side)
 ------------------------------------------------------
 ``NAME.npz``  (numpy): ``values``, ``patched`` and, where present, ``times_s``,
 ``per_pair``, ``per_pair_patched``, ``per_pair_clean``, ``per_pair_corrupt``,
-``spectrogram_clean``, ``spectrogram_corrupt`` — plain float arrays.
+``spectrogram_clean``, ``spectrogram_corrupt``, and for streamed sweeps ``values_std`` and
+``pair_counts`` (integers) — plain numeric arrays.
 
 ``NAME.json``: ``format`` ("speechlens.causal_map/2"), ``dims``, ``coords``,
 ``clean_metric``, ``corrupt_metric``, ``meta`` (the fields of :class:`MapMeta`: model, task,
@@ -176,6 +177,9 @@ class CausalMap:
         The metric on the unpatched clean and corrupt clips (mean over pairs).
     per_pair, per_pair_patched : np.ndarray or None
         Sweeps: the per-pair maps behind the mean, ``(pairs, *values.shape)``.
+    values_std, pair_counts : np.ndarray or None
+        Streamed sweeps (``sweep(..., per_pair=False)``, :mod:`intervene.aggregate`), which keep
+        no per-pair maps: the spread (std over pairs) and the number of pairs of each cell.
     meta : MapMeta
         Provenance: model, task, direction, method, metric, unit, window_ms, span, the
         corruptions and pairs it came from, guard results, encoder context (a dict given
@@ -195,6 +199,8 @@ class CausalMap:
     per_pair_corrupt: np.ndarray | None = None
     spectrogram_clean: np.ndarray | None = None
     spectrogram_corrupt: np.ndarray | None = None
+    values_std: np.ndarray | None = None
+    pair_counts: np.ndarray | None = None
     meta: MapMeta = field(default_factory=MapMeta)
 
     def __post_init__(self):
@@ -216,11 +222,15 @@ class CausalMap:
     @property
     def std(self) -> np.ndarray | None:
         """Spread across pairs (standard deviation per cell), for sweeps."""
-        return None if self.per_pair is None else np.nanstd(self.per_pair, axis=0)
+        if self.per_pair is None:
+            return None if self.values_std is None else np.asarray(self.values_std)
+        return np.nanstd(self.per_pair, axis=0)
 
     @property
     def n_pairs(self) -> int:
-        return 1 if self.per_pair is None else int(self.per_pair.shape[0])
+        if self.per_pair is not None:
+            return int(self.per_pair.shape[0])
+        return 1 if self.per_pair_clean is None else int(np.asarray(self.per_pair_clean).shape[0])
 
     def sel(self, **labels) -> np.ndarray:
         """Values at the given coordinate labels, e.g. ``m.sel(layer=0)`` -> ``(frames,)``."""

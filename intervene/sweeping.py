@@ -4,7 +4,11 @@
 :func:`combine_maps` averages maps over a common grid; :func:`sweep` is the two together.
 With a :class:`~intervene.workstore.WorkStore` (or ``checkpoint_dir``) every pair's outcome
 is kept as it finishes, and a rerun with the same folder loads it instead of recomputing.
-Pairs are consumed lazily, one at a time.
+Pairs are consumed lazily, a few at a time. ``executor=`` says where pairs run: in this
+process ("local") or on Ray actors ("ray", :mod:`intervene.executors`); only this process
+reads and writes the store, and the numbers are the same either way. ``sweep(per_pair=False)``
+streams: each pair's map is folded into a running mean and spread
+(:class:`~intervene.aggregate.MapAccumulator`) and dropped, so a dataset of any size fits.
 """
 
 from __future__ import annotations
@@ -20,17 +24,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from intervene.aggregate import PAIR_FIELDS, MapAccumulator, onset_frame
 from intervene.context import PairContext
+from intervene.executors import WorkUnit, make_executor, run_units
 from intervene.maps import CausalMap
 from intervene.patching import check_patch_kwargs, patch_context
 from intervene.workstore import WorkStore, make_key
 from tasks.errors import ConfigError, PairError
 
-__all__ = ["sweep", "sweep_pairs", "combine_maps", "PairOutcome", "pair_key", "stored_outcome"]
+__all__ = ["sweep", "sweep_pairs", "combine_maps", "PairOutcome", "pair_key", "stored_outcome", "checkpoint_settings"]
 
 _FORMAT = "speechlens.sweep/1"
-_PAIR_FIELDS = ("answers", "corruption", "params", "seed", "words", "changed_spans", "duration_s", "pair_metadata",
-                "guards")
 
 
 @dataclass
@@ -103,13 +107,16 @@ def _check_min_gap(min_gap):
 
 def sweep_pairs(model, task, pairs: Iterable, sites, *, span="changed", min_gap: float | None = None,
                 direction: str = "denoise", store: WorkStore | None = None, keys: Sequence[str] | None = None,
-                map_paths: Sequence | None = None, progress: bool = False, **patch_kwargs):
+                map_paths: Sequence | None = None, progress: bool = False, executor="local", total: int | None = None,
+                **patch_kwargs):  # fmt: skip
     """Patch every pair; yield a :class:`PairOutcome` per pair, in order.
 
     Parameters
     ----------
+    model : SpeechModel, str or Path
+        A loaded model, or its name or folder (loaded once by the executor's workers).
     pairs : iterable of MinimalPair
-        Consumed lazily.
+        Consumed lazily (a few pairs per worker are held at a time).
     span : span, sequence of spans (one per pair) or callable ``span(pair, index)``
         What :func:`intervene.patch` takes as ``span``, per pair.
     min_gap : float, optional
@@ -121,6 +128,15 @@ def sweep_pairs(model, task, pairs: Iterable, sites, *, span="changed", min_gap:
         The work key of each pair (default: :func:`pair_key` of its audio and the settings).
     map_paths : sequence of paths, optional
         Where each pair's map is saved (default: beside its record in the store).
+    progress : bool
+        A progress bar with the rate and, when the number of pairs is known, the time left.
+    executor : {"local", "ray"} or intervene.executors.Executor
+        Where pairs are patched: here (default), or on Ray actors that each load the model by
+        its name or folder (``pip install "speechlens[ray]"``; pass a
+        :class:`~intervene.executors.RayExecutor` to choose the cluster, actors and threads).
+        Outcomes are stored by this process alone, as each pair finishes.
+    total : int, optional
+        How many pairs a ``pairs`` without ``len()`` holds (for the progress bar).
     **patch_kwargs
         Everything else :func:`intervene.patch` takes (unit, window_ms, method, ...).
     """
@@ -135,29 +151,42 @@ def sweep_pairs(model, task, pairs: Iterable, sites, *, span="changed", min_gap:
     span_of = _spans(span, n_hint)
     settings = {"sites": [getattr(s, "key", s) for s in (sites if isinstance(sites, (list, tuple)) else [sites])],
                 "direction": direction, "min_gap": min_gap} | {k: repr(v) for k, v in sorted(patch_kwargs.items())}
-    iterator = enumerate(pairs)
-    if progress:
-        from tqdm.auto import tqdm
 
-        iterator = tqdm(iterator, total=n_hint, desc="pairs", unit="pair")
-    for i, pair in iterator:
-        this_span = span_of(pair, i)
-        key = keys[i] if keys is not None else pair_key(pair, i, settings | {"span": repr(this_span)})
+    def units():
+        for i, pair in enumerate(pairs):
+            this_span = span_of(pair, i)
+            key = keys[i] if keys is not None else pair_key(pair, i, settings | {"span": repr(this_span)})
+            yield WorkUnit(key, i, (i, key, pair, this_span))
+
+    def lookup(unit: WorkUnit):
+        return stored_outcome(store, unit.key, unit.index, min_gap)
+
+    def record(unit: WorkUnit, outcome: PairOutcome, seconds: float) -> PairOutcome:
+        outcome.seconds = round(seconds, 3)
         if store is not None:
-            outcome = stored_outcome(store, key, i, min_gap)
-            if outcome is not None:
-                yield outcome
-                continue
-        t0 = time.perf_counter()
-        outcome = _patch_one(model, task, pair, sites, i, key, this_span, min_gap, direction, patch_kwargs)
-        outcome.seconds = round(time.perf_counter() - t0, 3)
-        if store is not None:
-            path = None if map_paths is None else map_paths[i]
+            path = None if map_paths is None else map_paths[unit.index]
             if outcome.map is not None:
-                store.put_map(key, outcome.map, outcome.record(), path)
+                store.put_map(unit.key, outcome.map, outcome.record(), path)
             else:
-                store.put(key, outcome.record())
-        yield outcome
+                store.put(unit.key, outcome.record())
+        return outcome
+
+    runner, owned = make_executor(executor)
+    job = (task, sites, min_gap, direction, patch_kwargs)
+    try:
+        for result in run_units(runner, model, _pair_unit, units(), shared=job, lookup=lookup if store is not None else None,
+                                record=record, progress=progress, total=n_hint if n_hint is not None else total,
+                                desc="pairs", unit_name="pair"):  # fmt: skip
+            yield result.value
+    finally:
+        if owned:
+            runner.close()
+
+
+def _pair_unit(model, job: tuple, index: int, key: str, pair, span) -> PairOutcome:
+    """One work unit of a sweep (where the executor runs it): patch one pair."""
+    task, sites, min_gap, direction, patch_kwargs = job
+    return _patch_one(model, task, pair, sites, index, key, span, min_gap, direction, patch_kwargs)
 
 
 _GAP_SKIP = "metric gap "
@@ -210,12 +239,16 @@ def _patch_one(model, task, pair, sites, index, key, span, min_gap, direction, p
 
 
 def sweep(model, task, pairs, sites, *, align: str = "start", span="changed", min_gap: float | None = None,
-          progress: bool = False, checkpoint_dir=None, store: WorkStore | None = None, **patch_kwargs) -> CausalMap:
-    """Patch every pair and average the maps; the per-pair maps are kept in ``per_pair``.
+          progress: bool = False, checkpoint_dir=None, store: WorkStore | None = None, executor="local",
+          per_pair: bool = True, total: int | None = None, **patch_kwargs) -> CausalMap:  # fmt: skip
+    """Patch every pair and average the maps.
 
     Parameters
     ----------
+    model : SpeechModel, str or Path
+        A loaded model, or its name or folder.
     pairs : iterable of MinimalPair
+        Consumed lazily (a generator over a dataset is fine).
     align : {"start", "onset"}
         Frame maps: align columns by clip time ("start") or by the clean answer word's onset
         ("onset"; coordinates become frames relative to the onset). Columns a pair lacks are
@@ -225,17 +258,36 @@ def sweep(model, task, pairs, sites, *, align: str = "start", span="changed", mi
         Leave out pairs whose clean-minus-corrupt metric is below this; they are listed in
         ``meta.skipped`` with the reason (so are pairs :func:`patch` refuses).
     checkpoint_dir : path, optional
-        Keep each pair's map there as it finishes (a :class:`WorkStore`); a rerun with the same
-        folder loads them instead of recomputing (resume after an interruption).
+        Keep each pair's map there as it finishes (a :class:`WorkStore` whose settings are the
+        model, task, sites, direction and patch options: a folder written with other settings
+        is refused); a rerun with the same folder loads them instead of recomputing (resume
+        after an interruption, on any executor).
     store : WorkStore, optional
         Use this store instead (a benchmark's own).
+    executor : {"local", "ray"} or intervene.executors.Executor
+        Where pairs are patched (see :func:`sweep_pairs`); the numbers are the same.
+    per_pair : bool
+        True (default): keep every pair's map in memory and return them in ``per_pair`` (with
+        ``std`` from them). False: stream; each map is folded into a running mean and variance
+        (:class:`~intervene.aggregate.MapAccumulator`) and dropped, so memory does not grow with
+        the number of pairs; the result has ``values_std`` and ``pair_counts`` instead of
+        ``per_pair`` (each pair's map stays in the work store when there is one). The means
+        are identical either way.
+    total : int, optional
+        How many pairs a ``pairs`` without ``len()`` holds (for the progress bar's time left).
     **patch_kwargs
         Everything :func:`patch` takes (unit, window_ms, direction, method, ...).
 
     Raises
     ------
     ConfigError
-        No pairs, a bad ``align``, or every pair skipped.
+        No pairs, a bad ``align``, every pair skipped, or a ``checkpoint_dir`` holding work of
+        other settings.
+
+    Examples
+    --------
+    >>> cmap = intervene.sweep("whisper-tiny.en", tasks.KeywordTask(), pairs, "encoder.block_output",
+    ...                        executor="ray", per_pair=False, checkpoint_dir="runs/big", progress=True)  # doctest: +SKIP
     """
     if align not in ("start", "onset"):
         raise ConfigError(f"align ({align!r}) must be 'start' or 'onset'")
@@ -243,28 +295,45 @@ def sweep(model, task, pairs, sites, *, align: str = "start", span="changed", mi
         raise ConfigError(f"checkpoint_dir ({checkpoint_dir!r:.80}) must be a folder path")
     if store is not None and not isinstance(store, WorkStore):
         raise ConfigError(f"store ({store!r:.80}) must be an intervene.WorkStore")
+    if not isinstance(per_pair, bool):
+        raise ConfigError(f"per_pair ({per_pair!r}) must be True (keep every pair's map) or False (stream)")
+    check_patch_kwargs({k: v for k, v in patch_kwargs.items() if k != "direction"}, "sweep")
     if store is None and checkpoint_dir is not None:
-        store = WorkStore(checkpoint_dir, {"format": _FORMAT})
-    outcomes = list(sweep_pairs(model, task, pairs, sites, span=span, min_gap=min_gap, store=store,
-                                progress=progress, **patch_kwargs))
-    if not outcomes:
+        store = WorkStore(checkpoint_dir, checkpoint_settings(model, task, sites, patch_kwargs))
+    maps, acc, skipped, n = [], MapAccumulator(align), [], 0
+    for o in sweep_pairs(model, task, pairs, sites, span=span, min_gap=min_gap, store=store, progress=progress,
+                         executor=executor, total=total, **patch_kwargs):  # fmt: skip
+        n += 1
+        if o.status != "used":
+            skipped.append({"index": o.index, "reason": o.reason})
+        elif per_pair:
+            maps.append(o.map)
+        else:
+            acc.add(o.map)  # and the outcome's map is dropped
+    if not n:
         raise ConfigError("pairs is empty; give at least one MinimalPair")
-    used = [o for o in outcomes if o.status == "used"]
-    skipped = [{"index": o.index, "reason": o.reason} for o in outcomes if o.status != "used"]
-    if not used:
+    if not maps and not len(acc):
         raise ConfigError(f"every pair was skipped ({skipped[0]['reason']}); lower min_gap or use a stronger corruption")
-    cmap = combine_maps([o.map for o in used], align)
+    if not per_pair:
+        return acc.result(skipped=skipped)
+    cmap = combine_maps(maps, align)
     cmap.meta = cmap.meta.replace(skipped=skipped)
     return cmap
 
 
-def _onset_frame(m: CausalMap) -> int:
-    answer = (m.meta.answers or [""])[0]
-    words = m.meta.words or []
-    match = [w for w in words if str(w[0]).lower() == str(answer).lower()] or words[:1]
-    if not match:
-        raise ConfigError("align='onset' needs word spans on every pair (pair.words)")
-    return int(np.floor(float(match[0][1]) / float(m.meta.frame_s) + 1e-9))
+def checkpoint_settings(model, task, sites, patch_kwargs: dict) -> dict:
+    """The settings of a ``sweep(checkpoint_dir=...)`` store: what changes a pair's map.
+
+    ``min_gap``, ``span`` and the executor are left out (the first two only select pairs or
+    are part of each pair's key; the executor does not change a number).
+    """
+    to_dict = getattr(task, "to_dict", None)
+    site_list = sites if isinstance(sites, (list, tuple)) else [sites]
+    return {"format": _FORMAT, "model": getattr(model, "name", None) or str(model),
+            "task": to_dict() if callable(to_dict) else type(task).__name__,
+            "sites": [str(getattr(s, "key", s)) for s in site_list],
+            "options": {k: repr(v) for k, v in sorted(patch_kwargs.items()) if k != "direction"},
+            "direction": patch_kwargs.get("direction", "denoise")}  # fmt: skip
 
 
 def combine_maps(maps: list, align: str = "start") -> CausalMap:
@@ -285,7 +354,7 @@ def combine_maps(maps: list, align: str = "start") -> CausalMap:
             raise ConfigError(f"maps differ in their axes ({m.dims} vs {first.dims}); sweep the same sites with the same units")
     last = first.dims[-1] if first.dims else None
     if last == "frame":
-        offsets = [_onset_frame(m) if align == "onset" else 0 for m in maps]
+        offsets = [onset_frame(m) if align == "onset" else 0 for m in maps]
         cols = sorted({int(c) - off for m, off in zip(maps, offsets) for c in m.coords["frame"]})
         where = {c: i for i, c in enumerate(cols)}
         shape = first.values.shape[:-1] + (len(cols),)
@@ -314,7 +383,7 @@ def combine_maps(maps: list, align: str = "start") -> CausalMap:
             kinds.append(m.meta.corruption)
     meta = first.meta.replace(
         align=align,
-        pairs=[{k: m.meta[k] for k in _PAIR_FIELDS} | {"clean_metric": m.clean_metric, "corrupt_metric": m.corrupt_metric}
+        pairs=[{k: m.meta[k] for k in PAIR_FIELDS} | {"clean_metric": m.clean_metric, "corrupt_metric": m.corrupt_metric}
                for m in maps],
         corruption=kinds[0] if len(kinds) == 1 else kinds,
         time_origin="answer word onset" if align == "onset" else first.meta.time_origin,
