@@ -59,6 +59,9 @@ _LAZY = {
     "erase": "intervene.learned",
     "ErasureResult": "intervene.learned",
     "LeaceIntervention": "intervene.learned",
+    "train_sae": "intervene.features.train",
+    "SAE": "intervene.features.sae",
+    "ActivationStore": "intervene.features.store",
 }
 
 
@@ -114,5 +117,8 @@ __all__ = [
     "erase",
     "ErasureResult",
     "LeaceIntervention",
+    "train_sae",
+    "SAE",
+    "ActivationStore",
     *_errors.__all__,
 ]
