@@ -4,11 +4,12 @@
     speechlens window [FILE.wav | --text TEXT] --k 100 75 50 20 10 [--layers 0 1] [--heads 2] [--map]
     speechlens heads  [FILE.wav | --text TEXT] [--sites decoder.cross_attention_head ...]
     speechlens steer  --site encoder.3.block_output --alpha -2 -1 0 [--direction v.npy]
-    speechlens lens   [FILE.wav | --text TEXT] [--kind encoder|logit]
+    speechlens lens   [FILE.wav | --text TEXT] [--kind encoder|logit] [--prefix TEXT --answer WORD]
 
-Each prints a JSON summary and writes it (and any map: ``map.npz``, ``map.json``, ``map.png``)
-to ``--out``. Audio is a WAV file or, by default, a sentence synthesized offline; its words
-(and their times, when synthesized) are the reference transcript. :func:`add_commands` is
+Each prints a JSON summary and writes it (and any map: ``map.npz``, ``map.json``, ``map.png``;
+the lens table: ``lens.npz``, ``lens.json``, ``lens.png``) to ``--out``. Audio is a WAV file
+or, by default, a sentence synthesized offline; its words (and their times, when
+synthesized) are the reference transcript. :func:`add_commands` is
 called by :func:`intervene.app.cli.build_parser`.
 """
 
@@ -199,19 +200,19 @@ def _cmd_steer(args) -> int:
 
 def _cmd_lens(args) -> int:
     import intervene
-    from tasks.errors import CapabilityError
 
-    model, audio, _ = _load(args)
-    name = f"{args.kind}_lens"
-    fn = getattr(intervene, name, None)
-    if fn is None:
-        raise CapabilityError(f"intervene.{name} is not available in this build")
-    table = fn(model, audio.audio) if args.kind == "encoder" else fn(model, audio.audio, prefix=args.prefix)
-    summary = {"command": "lens", "kind": args.kind}
-    if hasattr(table, "save"):
-        table.save(Path(args.out) / "lens")
-    summary["table"] = table.to_dict() if hasattr(table, "to_dict") else str(table)
-    _write(args.out, summary)
+    model, audio, reference = _load(args)
+    out = Path(args.out)
+    if args.kind == "encoder":
+        table = intervene.encoder_lens(model, audio, reference=reference, prefix=args.prefix, answer=args.answer,
+                                       top_k=args.top_k, max_new_tokens=args.max_new_tokens)
+    else:
+        table = intervene.logit_lens(model, audio, prefix=args.prefix, answer=args.answer, top_k=args.top_k)
+    table.save(out / "lens")
+    table.plot(out / "lens.png")
+    summary = {"command": "lens", "kind": args.kind, "files": ["lens.npz", "lens.json", "lens.png"],
+               "table": table.to_dict()}
+    _write(out, summary)
     return 0
 
 
@@ -257,6 +258,10 @@ def add_commands(sub) -> None:
     p = sub.add_parser("lens", help="encoder lens or logit lens table")
     _audio_args(p)
     _out_arg(p, "speechlens-lens")
-    p.add_argument("--kind", choices=("encoder", "logit"), default="encoder")
-    p.add_argument("--prefix", help="logit lens: decoder prefix text")
+    p.add_argument("--kind", choices=("encoder", "logit"), default="encoder",
+                   help="encoder: the decoder reads each encoder layer; logit: each decoder layer unembedded")
+    p.add_argument("--prefix", help="teacher-forced text before the answer (default: the model's own transcript)")
+    p.add_argument("--answer", help="the answer word after --prefix (default: the model's own top token)")
+    p.add_argument("--top-k", type=int, default=5, help="top tokens kept per layer and column (default 5)")
+    p.add_argument("--max-new-tokens", type=int, default=120, help="encoder lens: greedy length per layer")
     p.set_defaults(func=_cmd_lens)

@@ -148,6 +148,14 @@ class WhisperSpeechModel(SpeechModel):
     def attention_bias(self, biases: dict):
         return encoder_bias(self, biases)
 
+    def lens(self):
+        """The pieces the encoder and logit lenses read (``whisper/lens.py``), built once."""
+        from intervene.models.whisper.lens import WhisperLens
+
+        if getattr(self, "_lens", None) is None:
+            self._lens = WhisperLens(self)
+        return self._lens
+
     # ------------------------------------------------------------- inputs
     def features(self, audio, sample_rate: int = SAMPLE_RATE, *, checked: bool = False) -> torch.Tensor:
         """Log-mel features (1, n_mels, 3000) on the model's device."""
