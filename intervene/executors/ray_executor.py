@@ -77,36 +77,50 @@ def probe_address(address: str, timeout_s: float) -> None:
 
 
 class _Worker:
-    """A Ray actor holding one model; runs ``fn(model, shared, *args)`` for each unit."""
+    """A Ray actor holding one model; runs ``fn(model, shared, *args)`` for each unit.
+
+    Every call names the model it needs (``source``): an actor asked for another model loads it
+    in place (no new process), and an actor Ray restarted after a crash (which runs
+    ``__init__`` again with its first ``source``) loads the right one before computing.
+    """
 
     def __init__(self, source: str, device, threads: int):
         import torch
 
         torch.set_num_threads(threads)
-        self.info = {"pid": os.getpid(), "threads": threads, "source": source}
+        self.device = device
+        self.info = {"pid": os.getpid(), "threads": threads}
         try:
             import ray
 
             self.info["node"] = ray.util.get_node_ip_address()
         except Exception:  # only a label for logs
             self.info["node"] = socket.gethostname()
-        t0 = time.perf_counter()
-        self.model, self.error = None, None
+        self.source, self.model, self.init_error = None, None, None
         try:
-            from intervene.models import load_model
+            self._load(source)
+        except Exception as exc:  # raised by the first ensure(), so the driver sees the worker's own error
+            self.init_error = exc
 
-            self.model = load_model(source, device=device)
-            self.info["device"] = str(self.model.device)
-        except Exception as exc:  # raised by ready(), so the driver sees the worker's own error
-            self.error = exc
-        self.info["load_s"] = round(time.perf_counter() - t0, 3)
+    def _load(self, source: str) -> None:
+        from intervene.models import load_model
 
-    def ready(self) -> dict:
-        if self.error is not None:
-            raise self.error
+        t0 = time.perf_counter()
+        model = load_model(source, device=self.device)
+        self.source, self.model = source, model
+        self.info.update(source=source, device=str(model.device), load_s=round(time.perf_counter() - t0, 3))
+
+    def ensure(self, source: str) -> dict:
+        """Hold the model ``source`` (loading it if another or none is held); returns this worker's info."""
+        if source != self.source:
+            error, self.init_error = self.init_error, None
+            if error is not None:
+                raise error
+            self._load(source)
         return dict(self.info)
 
-    def run(self, fn: Callable, shared: Any, args: tuple) -> tuple[Any, float]:
+    def run(self, source: str, fn: Callable, shared: Any, args: tuple) -> tuple[Any, float]:
+        self.ensure(source)
         t0 = time.perf_counter()
         value = fn(self.model, shared, *args)
         return value, time.perf_counter() - t0
@@ -134,7 +148,8 @@ class RayExecutor(Executor):
     address : str, optional
         The cluster (``"HOST:6379"``, ``"ray://HOST:10001"``, ``"auto"``); None: ``RAY_ADDRESS``
         if set, else a Ray started on this machine (stopped again by :meth:`close`). A Ray
-        already initialised in this process is used as it is.
+        already initialised in this process is used as it is (a ``HOST:PORT`` address is still
+        checked to answer).
     actors : int, optional
         How many actors (default: the cluster's CPUs // ``threads_per_actor``, or its GPUs //
         ``gpus_per_actor`` when actors take GPUs).
@@ -214,12 +229,13 @@ class RayExecutor(Executor):
     # ------------------------------------------------------------------ cluster
     def _connect(self, timeout_s: float, num_cpus, runtime_env) -> None:
         ray = self.ray
-        if ray.is_initialized():
-            logger.info("using the Ray already initialised in this process")
-            return
         address = self.address if self.address is not None else os.environ.get("RAY_ADDRESS") or None
         if address not in (None, "local", "auto"):
-            probe_address(address, timeout_s)
+            probe_address(address, timeout_s)  # a typo fails in seconds, even with a Ray already running here
+        if ray.is_initialized():
+            logger.info("using the Ray already initialised in this process%s",
+                        f" (ray_address {address!r} is not used)" if address is not None else "")  # fmt: skip
+            return
         options = {"include_dashboard": False, "logging_level": logging.WARNING, "runtime_env": runtime_env}
         if address in (None, "local"):
             options["num_cpus"] = num_cpus
@@ -232,15 +248,16 @@ class RayExecutor(Executor):
         logger.info("Ray %s: %s", "started here" if address in (None, "local") else f"at {address}",
                     ray.cluster_resources())  # fmt: skip
 
-    def _new_actor(self):
+    def _new_actor(self, source: str):
         cls = self.ray.remote(_Worker).options(
             num_cpus=self.threads_per_actor, num_gpus=self.gpus_per_actor, max_restarts=self.retries,
             max_task_retries=self.retries,
         )  # fmt: skip
-        return cls.remote(self._source, self.device, self.threads_per_actor)
+        return cls.remote(source, self.device, self.threads_per_actor)
 
     def pool(self, model) -> list:
-        """The actors holding ``model`` (started, and the model loaded, on first use).
+        """The actors holding ``model`` (started, and the model loaded, on first use; actors that
+        hold another model load this one in place).
 
         Raises
         ------
@@ -252,20 +269,24 @@ class RayExecutor(Executor):
         source = model_source(model)
         if source == self._source:
             return self._actors
-        self._release()
-        self._source = source
-        self._actors = [self._new_actor() for _ in range(self.slots)]
-        self._busy = [0] * self.slots
+        self._source = None
+        if not self._actors:
+            self._actors = [self._new_actor(source) for _ in range(self.slots)]
+            self._busy = [0] * self.slots
         t0 = time.perf_counter()
-        try:
-            self._infos = self.ray.get([a.ready.remote() for a in self._actors], timeout=self.ready_timeout_s)
+        try:  # an actor asked for another model loads it in place, in its running process
+            self._infos = self.ray.get([a.ensure.remote(source) for a in self._actors], timeout=self.ready_timeout_s)
         except self.ray.exceptions.GetTimeoutError:
             self._release()
             raise ConfigError(f"{self.slots} Ray actors did not start and load {source!r} within "
                               f"{self.ready_timeout_s:g} s; the cluster may lack the CPUs/GPUs asked for") from None
-        except self.ray.exceptions.RayError as exc:
+        except self.ray.exceptions.RayActorError as exc:
             self._release()
+            raise InterventionError(f"a Ray actor died while loading the model {source!r} (out of memory?): "
+                                    f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        except self.ray.exceptions.RayError as exc:  # the actors stay up, holding no model for this source
             raise _worker_error(exc, f"while loading the model {source!r}") from None
+        self._source = source
         logger.info("%d Ray actors hold %s (%s), ready in %.1f s", self.slots, source,
                     ", ".join(f"pid {i['pid']} on {i['node']}" for i in self._infos), time.perf_counter() - t0)
         return self._actors
@@ -279,8 +300,9 @@ class RayExecutor(Executor):
     def _send(self, handle: Handle, fn: Callable, shared_ref) -> None:
         i = min(range(len(self._actors)), key=self._busy.__getitem__)
         self._busy[i] += 1
-        ref = self._actors[i].run.remote(fn, shared_ref, handle.unit.args)
-        handle.extra.update(ref=ref, actor=i, actor_handle=self._actors[i], fn=fn, shared=shared_ref)
+        source = handle.extra.get("source", self._source)
+        ref = self._actors[i].run.remote(source, fn, shared_ref, handle.unit.args)
+        handle.extra.update(ref=ref, actor=i, actor_handle=self._actors[i], fn=fn, shared=shared_ref, source=source)
 
     def submit(self, model, fn: Callable, shared: Any, unit: WorkUnit) -> Handle:
         self.pool(model)
@@ -299,7 +321,7 @@ class RayExecutor(Executor):
         if self._actors[i] is handle.extra["actor_handle"]:  # not replaced yet (its other units fail too)
             logger.warning("Ray actor %d died for good (%s); starting a new one", i,
                            str(exc).splitlines()[0] if str(exc) else type(exc).__name__)  # fmt: skip
-            self._actors[i] = self._new_actor()
+            self._actors[i] = self._new_actor(handle.extra["source"])
         logger.warning("running unit %r again (attempt %d)", handle.unit.key, handle.attempts + 1)
         handle.attempts += 1
         self._send(handle, handle.extra["fn"], handle.extra["shared"])
