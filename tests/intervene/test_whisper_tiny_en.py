@@ -17,6 +17,9 @@ import intervene
 import tasks
 
 
+SITES = ["encoder.0.block_output", "encoder.3.block_output"]
+
+
 @pytest.fixture(scope="module")
 def task():
     return tasks.KeywordTask()
@@ -24,22 +27,22 @@ def task():
 
 @pytest.fixture(scope="module")
 def clip_map(tiny_en, task, yes_no_pair):
-    """Every encoder layer x 40 ms window over the whole 1 s clip."""
-    return intervene.patch(tiny_en, task, yes_no_pair[1], "encoder.block_output", window_ms=40, span="clip")
+    """The first and last encoder layers x 40 ms windows over the whole 1 s clip."""
+    return intervene.patch(tiny_en, task, yes_no_pair[1], SITES, window_ms=40, span="clip")
 
 
 def test_layer0_effect_lies_on_the_word(clip_map, yes_no_pair):
     utt, _ = yes_no_pair
     m = clip_map
     assert m.clean_metric > 3 and m.corrupt_metric < -3  # the swap flips the answer
-    assert m.dims == ("layer", "frame") and m.values.shape == (4, 25)
+    assert m.dims == ("layer", "frame") and m.values.shape == (2, 25)
     span = utt.word_span("yes")
     effect = np.abs(m.sel(layer=0))
     inside = (m.times_s + 0.04 > span.start_s - 0.1) & (m.times_s < span.end_s + 0.1)
     assert effect[inside].sum() / effect.sum() > 0.8
     far = (m.times_s + 0.04 < span.start_s - 0.15) | (m.times_s >= span.end_s + 0.15)
     assert far.sum() >= 6 and effect[far].max() < 0.02
-    assert len(m.meta["guards"]) == 5 and all(g["ok"] for g in m.meta["guards"])
+    assert len(m.meta["guards"]) == 1 + len(SITES) and all(g["ok"] for g in m.meta["guards"])
 
 
 def test_word_window_restores_the_answer(tiny_en, task, yes_no_pair):
@@ -55,13 +58,13 @@ def test_attribution_estimators_against_exact(tiny_en, task, yes_no_pair, clip_m
 
     from intervene.app.plotting import _title
 
-    kw = dict(sites="encoder.block_output", window_ms=40, span="clip")
+    kw = dict(sites=SITES, window_ms=40, span="clip")
     la = intervene.patch(tiny_en, task, yes_no_pair[1], method="attribution", **kw)
     atp = intervene.patch(tiny_en, task, yes_no_pair[1], method="attribution", estimator="atp", **kw)
     rho = {m.meta["estimator"]: spearmanr(m.values.ravel(), clip_map.values.ravel())[0] for m in (la, atp)}
-    assert rho["lookahead"] >= 0.85 and rho["lookahead"] > rho["atp"] + 0.15, rho  # measured 0.93 vs 0.59
+    assert rho["lookahead"] >= 0.85 and rho["lookahead"] > rho["atp"] + 0.15, rho  # measured 0.97 vs 0.58
     # Last-layer cells reach the answer through the decoder's cross-attentions only, which the lookahead computes.
-    assert spearmanr(la.values[3], clip_map.values[3])[0] > 0.98
+    assert spearmanr(la.sel(layer=3), clip_map.sel(layer=3))[0] > 0.98
     assert la.summary()["estimator"] == "lookahead" and "attribution (lookahead)" in _title(la)
 
 
