@@ -23,6 +23,11 @@ Examples (from the repository root)::
     python benchmarks/patching_heatmaps.py --quick --out /tmp/ph        # 2 pairs, 1 sweep, under a minute
     python benchmarks/patching_heatmaps.py --models whisper-tiny.en whisper-base
     python benchmarks/patching_heatmaps.py --corruptions word_swap '{"kind": "gap", "fill": "silence"}'
+    python benchmarks/patching_heatmaps.py --executor ray --ray-address 10.0.0.5:6379 --threads-per-actor 4
+
+``--executor ray`` patches the pairs on Ray actors (``pip install "speechlens[ray]"``; without
+``--ray-address`` a Ray is started on this machine); the maps are identical, the work store and
+the report are written by this process only, and a run may resume with either executor.
 """
 
 from __future__ import annotations
@@ -204,12 +209,12 @@ def main(argv: Sequence[str] | None = None) -> Outcome:
     setup_logging()
     t_start = time.perf_counter()
     run, settings = parse_settings(argv, PatchingHeatmapsSettings, script=SCRIPT, description=__doc__,
-                                   add_arguments=add_arguments, quick_preset=QUICK_PRESET)  # fmt: skip
-    with run_folder(run, settings, work=work_settings(settings)) as store:
+                                   add_arguments=add_arguments, quick_preset=QUICK_PRESET, scaleout=True)  # fmt: skip
+    with run_folder(run, settings, work=work_settings(settings)) as store, run.scaleout.open(run.device) as executor:
         plan = build_pairs(settings, run.out)
         per_model, computed, reused, maps = {}, {}, {}, {}
         for name in settings.models:
-            outcomes, computed[name], reused[name], load = run_model(name, settings, plan, store, run)
+            outcomes, computed[name], reused[name], load = run_model(name, settings, plan, store, run, executor)
             sweeps = []
             for sweep in settings.sweeps:
                 for config in settings.corruptions:
@@ -221,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> Outcome:
         command = command_line(SCRIPT, argv)
         compute_s = sum(s["compute_s"] for m in per_model.values() for s in m["sweeps"])
         results = {"benchmark": SCRIPT, "settings": settings.to_dict(), "settings_digest": settings.digest(),
-                   "command": command, "models": per_model,
+                   "command": command, "models": per_model, "executor": executor.describe(),
                    "timings": {"compute_s": round(compute_s, 3),
                                "model_load_s": {n: m["model_load_s"] for n, m in per_model.items()}}}  # fmt: skip
         sections = build_sections(run.out, results, settings, plan, maps)

@@ -17,7 +17,6 @@ import hashlib
 import json
 import math
 import os
-import time
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass

@@ -16,6 +16,7 @@ The code lives in modules with one job each, re-exported here:
 - :mod:`benchmarks.common.checks`: checks of settings values (on :mod:`corruptions.params`);
 - :mod:`benchmarks.common.cli`: progress bars, logging, ``run_cli``;
 - :mod:`benchmarks.common.rundir`: the report folder of a run (:func:`run_folder`);
+- :mod:`benchmarks.common.scaleout`: ``--executor local|ray`` and the Ray options (``run.scaleout``);
 - :mod:`benchmarks.common.report`: ``index.html`` + ``results.json`` and figures, on top of
   :mod:`intervene.app.report` (the HTML and tables ``speechlens demo`` uses too);
 - :mod:`benchmarks.common.stats`: summary statistics;
@@ -45,6 +46,7 @@ from benchmarks.common.report import (
     write_report,
 )
 from benchmarks.common.rundir import results_digest, retire_stale_results, run_folder
+from benchmarks.common.scaleout import SCALEOUT_KEYS, ExecutorOptions
 from benchmarks.common.settings import (
     COMMON_KEYS,
     REPO_ROOT,
@@ -65,6 +67,8 @@ __all__ = [
     "COMMON_KEYS",
     "BenchmarkSettings",
     "RunOptions",
+    "ExecutorOptions",
+    "SCALEOUT_KEYS",
     "build_parser",
     "load_config",
     "check_keys",

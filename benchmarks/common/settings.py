@@ -12,10 +12,11 @@ import argparse
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
+from benchmarks.common.scaleout import SCALEOUT_KEYS, ExecutorOptions, add_scaleout_arguments
 from tasks.errors import ConfigError, close_names
 from tasks.jsonio import to_jsonable
 
@@ -125,6 +126,8 @@ class RunOptions:
         Show tqdm progress bars on stderr.
     config : Path or None
         The config file read, if any.
+    scaleout : ExecutorOptions
+        Where sweeps run (``--executor local|ray`` and the Ray options; scripts that sweep).
     """
 
     script: str
@@ -133,6 +136,7 @@ class RunOptions:
     device: str | None = None
     progress: bool = True
     config: Path | None = None
+    scaleout: ExecutorOptions = field(default_factory=ExecutorOptions)
 
 
 def build_parser(script: str, description: str) -> argparse.ArgumentParser:
@@ -198,6 +202,7 @@ def parse_settings(
     description: str = "",
     add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
     quick_preset: Mapping | None = None,
+    scaleout: bool = False,
 ) -> tuple[RunOptions, Any]:
     """Parse the command line and merge it with the defaults, a config file and the quick preset.
 
@@ -216,6 +221,9 @@ def parse_settings(
         Adds the script's flags to the parser (``dest`` = a settings field).
     quick_preset : mapping, optional
         Settings fields that ``--quick`` sets.
+    scaleout : bool
+        The script sweeps: add ``--executor local|ray`` and the Ray options
+        (:mod:`benchmarks.common.scaleout`), read into ``run.scaleout``.
 
     Returns
     -------
@@ -242,13 +250,16 @@ def parse_settings(
     parser = build_parser(script, description)
     if add_arguments is not None:
         add_arguments(parser)
+    if scaleout:
+        add_scaleout_arguments(parser)
     given = vars(parser.parse_args(argv))
     config_path = given.pop("config", None)
     file_values = load_config(config_path) if config_path is not None else {}
     source = f"config file '{config_path}'"
-    check_keys(file_values, list(COMMON_KEYS) + settings_cls.field_names(), source)
-    common = {k: file_values.pop(k) for k in COMMON_KEYS if k in file_values}
-    common.update({k: given.pop(k) for k in COMMON_KEYS if k in given})
+    run_keys = list(COMMON_KEYS) + (list(SCALEOUT_KEYS) if scaleout else [])
+    check_keys(file_values, run_keys + settings_cls.field_names(), source)
+    common = {k: file_values.pop(k) for k in run_keys if k in file_values}
+    common.update({k: given.pop(k) for k in run_keys if k in given})
     quick, show = common.get("quick", False), common.get("progress", True)
     for name, value in (("quick", quick), ("progress", show)):
         if not isinstance(value, bool):
@@ -264,5 +275,6 @@ def parse_settings(
     run = RunOptions(
         script=script, out=out, quick=quick, device=None if device in (None, "", "auto") else str(device),
         progress=show, config=None if config_path is None else Path(config_path),
+        scaleout=ExecutorOptions(**{k: common[k] for k in SCALEOUT_KEYS if k in common}),
     )  # fmt: skip
     return run, settings

@@ -5,6 +5,8 @@ one span per pair (onset-aligned windows for time maps), the run's ``min_gap``, 
 :class:`~intervene.workstore.WorkStore`, a key per pair (:func:`~benchmarks.heatmaps.sweeps.unit_key`)
 and a map path per pair inside the report folder. Finished pairs are loaded from the store, so
 a killed run restarts where it stopped; the model is loaded only when some pair is unfinished.
+Pairs run where ``run.scaleout`` says (``--executor local|ray``): with Ray the actors load the
+model by name and this process only reads and writes the store.
 """
 
 from __future__ import annotations
@@ -61,15 +63,19 @@ def _patch_options(job: SweepJob, settings, model) -> dict:
     spec = job.spec
     options = {"unit": spec.unit, "direction": settings.direction}
     if spec.unit == "frame":
-        frame_s = model.frame_s if model is not None else FRAME_MS / 1000.0  # no model: every pair is stored
+        # no model here (every pair is stored, or Ray actors hold it): Whisper's 20 ms frames
+        frame_s = getattr(model, "frame_s", None) or FRAME_MS / 1000.0
         options["window_ms"] = settings.window_ms
         options["span"] = lambda pair, i: sw.onset_span(pair, job.specs[i].word, frame_s, settings.window_ms,
                                                         settings.before_ms, settings.after_ms)  # fmt: skip
     return options
 
 
-def run_model(name: str, settings, plan: dict, store: WorkStore, run) -> tuple[dict, int, int, dict | None]:
+def run_model(name: str, settings, plan: dict, store: WorkStore, run, executor=None) -> tuple[dict, int, int, dict | None]:
     """Every job's outcomes for model ``name``, computing only the unfinished pairs.
+
+    ``executor`` (an :class:`intervene.executors.Executor`, default: in this process) runs the
+    pairs; a Ray executor's actors load the model themselves (its load time is theirs).
 
     Returns
     -------
@@ -85,20 +91,28 @@ def run_model(name: str, settings, plan: dict, store: WorkStore, run) -> tuple[d
     logger.info("%s: %d units, %d to compute, %d already in %s", name, total, todo, total - todo, store.root)
     model = None
     load_key = make_key(name, "model-load")
-    if todo:
+    remote = executor is not None and executor.name != "local"
+    if todo and not remote:
         t0 = time.perf_counter()
         model = intervene.load_model(name, device=run.device)
         store.get_or_compute(load_key, lambda: {"seconds": round(time.perf_counter() - t0, 3)})
+    elif todo:
+        model = name  # the actors load it by name
     tasks_by_name = {t: sw.make_task(t, settings.words, settings.carrier_template) for t in ("keyword", "carrier")}
     outcomes, computed, reused = {}, 0, 0
     for job in jobs:
         found = intervene.sweep_pairs(
             model, tasks_by_name[job.spec.task], job.pairs, job.spec.sites, min_gap=settings.min_gap, store=store,
-            keys=job.keys, map_paths=[run.out / p for p in job.map_paths], **_patch_options(job, settings, model),
+            keys=job.keys, map_paths=[run.out / p for p in job.map_paths], executor=executor or "local",
+            **_patch_options(job, settings, model),
         )  # fmt: skip
         done = list(progress(found, enabled=run.progress, total=len(job.pairs), unit="pair",
                              desc=f"{name} {job.sweep} {job.label}"))  # fmt: skip
         computed += sum(not o.reused for o in done)
         reused += sum(o.reused for o in done)
         outcomes[job.sweep, job.label] = done
+    if remote and computed:
+        loads = [w.get("load_s") for w in executor.describe().get("workers", []) if w.get("source") == name]
+        if loads:  # the slowest actor's load of this model
+            store.get_or_compute(load_key, lambda: {"seconds": max(loads), "actors": len(loads)})
     return outcomes, computed, reused, store.get(load_key)
