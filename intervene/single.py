@@ -118,6 +118,10 @@ def intervene(model, task, pair, interventions, direction: str = "denoise") -> I
     rows = 1 if ctx.readout.decoder_input_ids is None else int(ctx.readout.decoder_input_ids.shape[0])
     for iv in interventions:
         site = model.site(iv.site)
+        if getattr(iv.kind, "speechlens_trained_for", None):  # a trained DAS module: its own model and site only
+            from intervene.learned.das import check_trained_for
+
+            check_trained_for(model, site, iv.kind)
         cls, inst, needs_source = resolve_intervention(iv.kind)
         needs.add(needs_source)
         pos = iv.resolve_positions(model, site, ctx.seq_len(site.stream))

@@ -30,7 +30,7 @@ from tasks.atomic import atomic_path, write_json
 from tasks.checks import check_int, check_real, check_span
 from tasks.errors import ConfigError, InterventionError, PairError
 
-__all__ = ["das", "DASResult", "fingerprint", "pair_examples"]
+__all__ = ["das", "DASResult", "fingerprint", "pair_examples", "check_trained_for"]
 
 logger = logging.getLogger(__name__)
 FORMAT = "speechlens.das/1"
@@ -46,6 +46,30 @@ def fingerprint(model) -> str:
             h.update(f"{name}:{tuple(p.shape)}:{float(flat.sum()):.6e}".encode())
             h.update(flat[:64].cpu().numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+def check_trained_for(model, site, module) -> None:
+    """Refuse to run a trained DAS module on a model or site other than the one it was trained for.
+
+    Modules without a record (any other pyvene intervention) pass.
+
+    Raises
+    ------
+    InterventionError
+        ``module`` was trained on another model (weights fingerprint) or at another site.
+    """
+    trained = getattr(module, "speechlens_trained_for", None)
+    if not trained:
+        return
+    key = model.site(site).key
+    if trained.get("site") is not None and key != trained["site"]:
+        raise InterventionError(f"this DAS intervention was trained at {trained['site']}, not {key}; train one "
+                                "for this site")
+    fp = fingerprint(model)
+    if trained.get("fingerprint") is not None and fp != trained["fingerprint"]:
+        raise InterventionError(f"this DAS intervention was trained on {trained.get('model')!r} (fingerprint "
+                                f"{trained['fingerprint']}); model {getattr(model, 'name', model)!r} ({fp}) is "
+                                "another model")
 
 
 def _positions(model, span, clip_frames: int, what: str) -> tuple:
@@ -134,6 +158,12 @@ class DASResult:
     iia_validation: float
     n_test: int
     record: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        # The module remembers what it was trained for, so that intervene.intervene refuses to run it
+        # on another model or site (check_trained_for) however it got there (save / load, .intervention).
+        self.module.speechlens_trained_for = {"model": self.record.get("model"), "site": self.site,
+                                              "fingerprint": self.record.get("fingerprint")}
 
     @property
     def learned_dim(self) -> int:

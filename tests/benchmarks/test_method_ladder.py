@@ -1,0 +1,157 @@
+"""benchmarks/method_ladder.py: the --quick run on the real whisper-tiny.en and the planted models."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+
+import intervene
+from benchmarks import method_ladder as ml
+from tasks.errors import ConfigError
+
+QUICK = ["--quick", "--no-progress", "--device", "cpu"]
+NAME = "whisper-tiny.en"
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """One --quick run (yes/no, 3 design + 2 report voices, layers 1 and 3, DAS dim 1, planted section)."""
+    out = tmp_path_factory.mktemp("method_ladder")
+    outcome = ml.main(QUICK + ["--out", str(out)])
+    return out, outcome
+
+
+def _results(out):
+    return json.loads((out / "results.json").read_text())
+
+
+def test_results_structure_and_split(quick_run):
+    out, outcome = quick_run
+    r = _results(out)
+    assert r["settings_digest"] == ml.MethodLadderSettings.from_dict(r["settings"]).digest()
+    assert r["split"]["design_voices"] == ["en-us", "en+f2", "en"]
+    assert r["split"]["report_voices"] == ["en-us+f3", "en-gb-x-rp"]
+    assert r["data"]["n_clips"] == 5 * 2 and r["data"]["n_pairs"] == 5 and r["data"]["n_report_pairs"] == 2
+    m = r["models"][NAME]
+    assert [row["layer"] for row in m["layers"]] == [1, 3]
+    # units: 2 probes + 2 patched pairs + 2 DAS + 2 x 2 erasers; 8 planted units
+    assert outcome.computed == {NAME: 10, "planted": 8} and outcome.reused == {NAME: 0, "planted": 0}
+    for row in m["layers"]:
+        assert set(row["das"]) == {"1"} and set(row["leace"]) == {"keyword", "gender"}
+        assert row["verdict"] in ("decodable and used", "decodable but not used", "used but hard to decode", "neither")
+    named = m["named"]
+    assert sorted(x for layers in named.values() for x in layers) == [1, 3]
+
+
+def test_every_figure_is_on_held_out_voices(quick_run):
+    out, _ = quick_run
+    m = _results(out)["models"][NAME]
+    report = {"en-us+f3", "en-gb-x-rp"}
+    for probe in m["probe_records"].values():
+        assert set(probe["test_groups"]) == report and not set(probe["train_groups"]) & report
+    for das in m["das_records"].values():
+        split = das["record"]["split"]
+        assert set(split["test"]) == report and not (set(split["train"]) | set(split["validation"])) & report
+        assert split["validation"]  # early stopping on a design voice
+    for leace in m["leace_records"].values():
+        assert set(leace["record"]["test_groups"]) == report
+        assert leace["n_clips"] == 2 * 2  # the report voices' clips
+    assert {p["voice"] for p in m["patch_pairs"]} == report
+
+
+def test_ladder_numbers_are_consistent(quick_run):
+    out, _ = quick_run
+    m = _results(out)["models"][NAME]
+    for row in m["layers"]:
+        p = row["probe"]
+        assert p["selectivity"] == pytest.approx(p["accuracy"] - p["control_accuracy"], abs=1e-9)
+        assert p["accuracy_ci"][0] <= p["accuracy"] <= p["accuracy_ci"][1] and p["chance"] == 0.5
+        used = [q for q in m["patch_pairs"] if q["status"] == "used"]
+        k = [1, 3].index(row["layer"])
+        effects = [q["effect"][k] for q in used]
+        assert row["patch"]["n"] == len(used) >= 1
+        assert row["patch"]["mean"] == pytest.approx(np.mean(effects))
+        for q in used:  # tiny.en hears yes/no right, and the gap is what the metrics say
+            assert q["gap"] == pytest.approx(q["clean_metric"] - q["corrupt_metric"]) and q["gap"] > 1.0
+        d = row["das"]["1"]
+        assert 0.0 <= d["iia_ci"][0] <= d["iia"] <= d["iia_ci"][1] <= 1.0 and d["n_test"] >= 1
+        for label in ("keyword", "gender"):
+            e = row["leace"][label]
+            assert 0.0 <= e["keyword_accuracy_after"] <= 1.0 and e["n_clips"] == 4
+        assert row["leace"]["keyword"]["rank"] == 1  # two keyword classes: LEACE removes one direction
+        assert row["decodable"] == (p["accuracy"] >= 0.7) and row["used"] == (row["patch"]["mean"] >= 0.5)
+    # patching all of a word's frames at a block output carries the word: every layer is used
+    assert all(row["patch"]["mean"] > 0.5 for row in m["layers"])
+    ex = m["leace_example"]
+    assert ex["layer"] in (1, 3) and ex["das_dim"] == 1
+
+
+def test_planted_section_recovers_what_was_planted(quick_run):
+    out, _ = quick_run
+    p = _results(out)["planted"]
+    rec, checks = p["recovered"], p["checks"]
+    assert p["planted_layer"] == 1
+    assert rec["patching_layer"] == 1 and rec["das_layer"] == 1
+    assert rec["components_layer_exact"] == 1 and rec["components_layer_attribution"] == 1
+    assert abs(rec["das_cosine_u"]) >= 0.99 and abs(rec["das_cosine_u2"]) < 0.1
+    assert rec["min_share_inside_planted_frames"] >= 0.99
+    assert rec["probe_decodable_layers"] == [1, 2]
+    assert rec["leace_task_accuracy"][0] == 1.0 and rec["leace_task_accuracy"][1] <= 0.6
+    assert rec["unused_probe_accuracy"] >= 0.9 and rec["unused_max_abs_metric_change"] <= 1e-4
+    assert p["all_pass"] and all(checks.values())
+    das = p["units"]["used-das"]["layers"]
+    assert [d["iia"] for d in das] == [0.0, 1.0]  # before the planted layer the destination frames hold nothing; search stops
+
+
+def test_report_files(quick_run):
+    out, _ = quick_run
+    page = (out / "index.html").read_text()
+    sources = re.findall(r'src="([^"]+)"', page)
+    pngs = [s for s in sources if s.endswith(".png")]
+    assert sorted(pngs) == ["figures/ladder-whisper-tiny.en.png", "figures/planted.png"]
+    for png in pngs:
+        assert (out / png).read_bytes()[:4] == b"\x89PNG"
+    assert "Design vs report split" in page and "decodable but not used" in page
+    m = _results(out)["models"][NAME]
+    for das in m["das_records"].values():
+        loaded = intervene.DASResult.load(out / das["files"]["intervention"])
+        assert loaded.iia == das["iia"] and loaded.site == das["site"]
+
+
+def test_resume_computes_nothing_twice(quick_run, monkeypatch):
+    out, _ = quick_run
+    before = _results(out)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a resumed run must do no model work")
+
+    for name in ("load_model", "probe", "das", "erase", "patch", "intervene"):
+        monkeypatch.setattr(intervene, name, refuse)
+    from intervene.learned import planted
+
+    monkeypatch.setattr(planted, "planted_model", refuse)
+    outcome = ml.main(QUICK + ["--out", str(out)])
+    assert outcome.computed == {NAME: 0, "planted": 0} and outcome.reused == {NAME: 10, "planted": 8}
+    after = _results(out)
+    for key in ("models", "planted", "split", "data"):
+        assert after[key] == before[key], key
+
+
+def test_settings_validation():
+    with pytest.raises(ConfigError, match="both design and report"):
+        ml.MethodLadderSettings(design_voices=("en-us", "en+f2"), report_voices=("en-us", "en-us+f3"))
+    with pytest.raises(ConfigError, match="female"):
+        ml.MethodLadderSettings(design_voices=("en-us", "en+f2"), report_voices=("en", "en-gb-x-rp"))
+    with pytest.raises(ConfigError, match="no word-swap couple"):
+        ml.MethodLadderSettings(words=("yes", "up"))
+    with pytest.raises(ConfigError, match="dims"):
+        ml.MethodLadderSettings(dims=(1, 1))
+    with pytest.raises(ConfigError, match="das_kind"):
+        ml.MethodLadderSettings(das_kind="rotate")
+    s = ml.MethodLadderSettings()
+    assert ml.MethodLadderSettings.from_dict(s.to_dict()) == s
+    assert s.planted_report_voices == 4 and math.isclose(s.decodable_accuracy, 0.7)
