@@ -125,6 +125,9 @@ def row_axes(sites: list) -> tuple[list, list, dict]:
     heads = sorted({s.head for s in sites if s.head is not None})
     if heads and any(s.head is None for s in sites):
         raise ConfigError("mix of per-head and whole-layer sites: sweep them separately")
+    features = list(dict.fromkeys(s.label for s in sites if s.is_feature))
+    if features and not all(s.is_feature for s in sites):
+        raise ConfigError("mix of SAE feature sites and other sites: sweep them separately")
     dims, coords = [], []
     if len(components) > 1:
         dims.append("component")
@@ -134,6 +137,9 @@ def row_axes(sites: list) -> tuple[list, list, dict]:
     if heads:
         dims.append("head")
         coords.append(heads)
+    if features:
+        dims.append("feature")
+        coords.append(features)
     index = {}
     for s in sites:
         key = []
@@ -142,6 +148,8 @@ def row_axes(sites: list) -> tuple[list, list, dict]:
         key.append(layers.index(s.layer))
         if heads:
             key.append(heads.index(s.head))
+        if features:
+            key.append(features.index(s.label))
         index[s] = tuple(key)
     return dims, coords, index
 

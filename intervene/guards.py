@@ -8,6 +8,10 @@ first checks its own method's code path:
 * **patch everything = source**: for a residual-stream site (``block_input``/``block_output``),
   patching every position from the source must give the source metric (decoder sites also
   take the encoder's output from the source, since cross-attention reads it);
+* SAE feature sites (:mod:`intervene.features.sites`) are compared with a plain torch-hook
+  forward like component sites, and per SAE: writing back the feature values just read (patch
+  no feature) must give the base metric (the reconstruction error is kept), and on an encoder
+  residual site patching every feature and the error term from the source must give the source;
 * for a component site (attention, MLP, head, cross-attention output), patching every
   position is not a complete cut of the network, so the method's result must instead equal a
   plain torch forward hook doing the same replacement in an ordinary forward pass.
@@ -85,11 +89,11 @@ def run_guards(ctx, method, sites, base_metric: float, source_metric: float, tol
     got = float(method.run([[]])[0])
     _check("patch nothing = base", got, base_metric, "the base metric of a plain forward", tol, record)
     n_enc = ctx.model.num_layers("encoder")
-    components = [s for s in sites if s.component not in RESIDUAL]
+    components = [s for s in sites if s.component not in RESIDUAL or s.is_feature]
     reference = _Reference(ctx, components, runner) if components else None
     for site in sites:
         cell = [Patch(site, None)]
-        if site.component in RESIDUAL:
+        if site.component in RESIDUAL and not site.is_feature:
             if site.stream == "decoder":
                 cell.append(Patch(Site("encoder", n_enc - 1, "block_output"), None))
             expected, what = source_metric, "the source metric"
@@ -97,4 +101,32 @@ def run_guards(ctx, method, sites, base_metric: float, source_metric: float, tol
             expected, what = reference.metric(cell), "a plain torch-hook forward"
         got = float(method.run([cell])[0])
         _check(f"patch every position of {site.key}", got, expected, what, tol, record)
+    for site in {s.base: s for s in sites if s.is_feature}.values():
+        _feature_guards(ctx, runner, site, base_metric, source_metric, tol, record)
     return record
+
+
+@torch.no_grad()
+def _feature_guards(ctx, runner, site, base_metric: float, source_metric: float, tol: float, record: list) -> None:
+    """An SAE's own guards, through plain hooks: writing back the feature values just read (patch no
+    feature) gives the base run (the reconstruction error is kept); on an encoder residual site,
+    patching every feature and the error from the source gives the source run."""
+    from intervene.sites import FeatureSite
+
+    model = ctx.model
+    metric = lambda logits: float(ctx.readout.metric(logits).reshape(-1)[0])  # noqa: E731
+    with hooks.replace(model, {site: (None, lambda values: values)}):
+        got = metric(runner.reference_logits(ctx.base_inputs))
+    _check(f"patch no feature of the SAE at {site.base.key} = base", got, base_metric,
+           "the base metric (the SAE's reconstruction error kept)", tol, record)
+    if site.component not in RESIDUAL or site.stream != "encoder":
+        return
+    sae = model.resolve(site).codec.sae
+    full = model.site(FeatureSite(site.stream, site.layer, site.component, site.head,
+                                  tuple(range(sae.width)), True, site.sae))
+    with hooks.capture(model, [full]) as acts:
+        runner.reference_logits(ctx.source_inputs)
+    with hooks.replace(model, {full: (None, acts[full])}):
+        got = metric(runner.reference_logits(ctx.base_inputs))
+    _check(f"patch every feature and the error of the SAE at {site.base.key} = source", got, source_metric,
+           "the source metric", tol, record)

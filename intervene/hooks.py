@@ -106,8 +106,8 @@ def capture(model, sites, detach: bool = True, full: bool = False):
 
         else:
 
-            def fn(t, key=r.site, sl=r.head_slice):
-                v = t if sl is None else t[..., sl]
+            def fn(t, key=r.site, sl=r.head_slice, codec=r.codec):
+                v = codec.read(t) if codec is not None else (t if sl is None else t[..., sl])
                 store[key] = v.detach() if detach else v
                 return None
 
@@ -145,9 +145,14 @@ def replace(model, replacements: dict):
     for site, (positions, values) in replacements.items():
         r = model.resolve(site)
 
-        def fn(t, positions=positions, values=values, sl=r.head_slice):
+        def fn(t, positions=positions, values=values, sl=r.head_slice, codec=r.codec):
             t = t.clone()
             idx = slice(None) if positions is None else torch.as_tensor(positions, device=t.device)
+            if codec is not None:  # an SAE feature site: values are feature values, written back
+                sel = t[:, idx]
+                new = values(codec.read(sel)) if callable(values) else values
+                t[:, idx] = codec.write(sel, new.to(sel.dtype))
+                return t
             last = slice(None) if sl is None else sl
             new = values(t[:, idx, last]) if callable(values) else values
             t[:, idx, last] = new.to(t.dtype)
@@ -169,12 +174,15 @@ def position_mask(seq: int, rows: list, device) -> torch.Tensor:
     return m
 
 
-def _masked_fn(mask: torch.Tensor, source: torch.Tensor, sl: slice | None):
-    """A hook body: rows of ``t`` take ``source`` where ``mask`` is set (on the head slice ``sl``)."""
+def _masked_fn(mask: torch.Tensor, source: torch.Tensor, sl: slice | None, codec=None):
+    """A hook body: rows of ``t`` take ``source`` where ``mask`` is set (on the head slice ``sl``;
+    on an SAE feature site, its feature values through ``codec``)."""
 
     def fn(t: torch.Tensor) -> torch.Tensor:
         m = mask.repeat_interleave(t.shape[0] // mask.shape[0], dim=0)[..., None]
         src = source if source.shape[0] in (1, t.shape[0]) else source.repeat(t.shape[0] // source.shape[0], 1, 1)
+        if codec is not None:
+            return codec.replace_where(t, m, src)
         t = t.clone()
         if sl is None:
             return torch.where(m, src.to(t.dtype), t)
@@ -207,7 +215,7 @@ def patched(model, batch: list, sources: dict, skip=()):
                 rows.append(tuple(sorted(set().union(*found))))
         src = sources[site]
         r = model.resolve(site)
-        fns[r] = _masked_fn(position_mask(src.shape[1], rows, src.device), src, r.head_slice)
+        fns[r] = _masked_fn(position_mask(src.shape[1], rows, src.device), src, r.head_slice, r.codec)
     with on_sites(model, fns):
         yield
 

@@ -20,7 +20,7 @@ import torch
 
 from tasks.errors import ConfigError, UnknownNameError, close_names
 
-__all__ = ["Site", "SiteSpec", "SiteTable", "ResolvedSite", "register_pyvene", "get_module"]
+__all__ = ["Site", "FeatureSite", "SiteSpec", "SiteTable", "ResolvedSite", "register_pyvene", "get_module"]
 
 
 @dataclass(frozen=True, order=True)
@@ -59,11 +59,19 @@ class Site:
     def without_head(self) -> "Site":
         return Site(self.stream, self.layer, self.component)
 
+    @property
+    def is_feature(self) -> bool:
+        """Whether this site is a set of SAE features (:class:`FeatureSite`)."""
+        return False
+
     @classmethod
     def parse(cls, key) -> "Site":
-        """Parse ``"stream.layer.component[.head]"``; a Site passes through."""
+        """Parse ``"stream.layer.component[.head]"`` (or a feature site's key, see
+        :class:`FeatureSite`); a Site passes through."""
         if isinstance(key, Site):
             return key
+        if ".sae." in str(key):
+            return FeatureSite.parse(key)
         m = re.fullmatch(r"([a-z_]+)\.(\d+)\.([a-z_]+)(?:\.(\d+))?", str(key).strip())
         if not m:
             raise ConfigError(
@@ -74,6 +82,73 @@ class Site:
 
     def __str__(self) -> str:
         return self.key
+
+
+@dataclass(frozen=True, order=True)
+class FeatureSite(Site):
+    """Features of a sparse autoencoder read at a site: ``"encoder.3.block_output.sae.1234"``.
+
+    The activation of a feature site is the SAE's feature activations ``features`` (and, with
+    ``error``, the reconstruction error ``x - sae(x)`` after them); writing it changes the
+    site's activation only along those features' decoder rows, so the reconstruction error and
+    every other feature are kept (:mod:`intervene.features.sites`). Keys: ``...sae.1234`` (one
+    feature), ``...sae.12+40`` (a set), ``...sae.error`` (the error term), ``...sae.12+error``.
+
+    Attributes
+    ----------
+    features : tuple of int
+        Sorted feature indices.
+    error : bool
+        Whether the reconstruction error is part of the site.
+    sae : str
+        The SAE's digest (:meth:`intervene.features.SAE.digest`); "" until resolved on a model.
+    """
+
+    features: tuple = ()
+    error: bool = False
+    sae: str = ""
+
+    def __post_init__(self):
+        super().__post_init__()
+        feats = tuple(sorted({int(f) for f in self.features}))
+        if any(f < 0 for f in feats) or any(isinstance(f, bool) for f in self.features):
+            raise ConfigError(f"feature site: features ({self.features!r}) must be non-negative integers")
+        if not feats and not self.error:
+            raise ConfigError(f"feature site {self.base.key}.sae: give at least one feature (or 'error')")
+        object.__setattr__(self, "features", feats)
+
+    @property
+    def is_feature(self) -> bool:
+        return True
+
+    @property
+    def base(self) -> Site:
+        """The site the SAE reads."""
+        return Site(self.stream, self.layer, self.component, self.head)
+
+    @property
+    def label(self) -> str:
+        return "+".join([str(f) for f in self.features] + (["error"] if self.error else []))
+
+    @property
+    def key(self) -> str:
+        return f"{self.base.key}.sae.{self.label}"
+
+    def without_head(self) -> "Site":
+        return self
+
+    @classmethod
+    def parse(cls, key) -> "FeatureSite":
+        if isinstance(key, FeatureSite):
+            return key
+        base, _, label = str(key).strip().partition(".sae.")
+        parts = label.split("+") if label else []
+        if not parts or not all(p == "error" or p.isdigit() for p in parts):
+            raise ConfigError(f"feature site {key!r} must end in '.sae.' and feature indices joined by '+' (or "
+                              "'error'), e.g. 'encoder.3.block_output.sae.1234' or '...sae.12+40'")
+        site = Site.parse(base)
+        return cls(site.stream, site.layer, site.component, site.head, features=tuple(int(p) for p in parts
+                   if p != "error"), error="error" in parts)
 
 
 @dataclass(frozen=True)
@@ -206,12 +281,16 @@ class ResolvedSite:
         The module whose output (``spec.hook == "output"``) or first input is the activation.
     head_slice : slice or None
         Per-head sites: the head's part of the last dimension.
+    codec : FeatureCodec or None
+        Feature sites: reads the SAE's features from the module's tensor and writes them back
+        (:class:`intervene.features.sites.FeatureCodec`); None for other sites.
     """
 
     site: Site
     spec: SiteSpec
     module: torch.nn.Module
     head_slice: slice | None
+    codec: object = None
 
     @property
     def key(self) -> str:

@@ -58,6 +58,10 @@ def on_site(model, site, positions, op, rows=None):
     def fn(t: torch.Tensor) -> torch.Tensor:
         idx = slice(None) if positions is None else torch.as_tensor(positions, device=t.device)
         t = t.clone()
+        if r.codec is not None:  # an SAE feature site: op acts on the feature values, written back
+            sel = t[batch, idx]
+            t[batch, idx] = r.codec.write(sel, op(r.codec.read(sel)).to(sel.dtype))
+            return t
         t[batch, idx, last] = op(t[batch, idx, last]).to(t.dtype)
         return t
 

@@ -102,11 +102,9 @@ class Steering(Kind):
         return dataclasses.replace(self, alpha=0.0)
 
     def vector(self, model, site) -> torch.Tensor:
-        r = model.resolve(site)
-        size = int(getattr(model.config, r.spec.size))
-        if r.head_slice is not None:
-            size = r.head_slice.stop - r.head_slice.start
-        check_direction(self.direction, size)
+        from intervene.features.sites import site_size
+
+        check_direction(self.direction, site_size(model, site))
         return torch.as_tensor(self.alpha * self.direction, dtype=torch.float32, device=model.device)
 
     def install(self, model, env, rows=None):

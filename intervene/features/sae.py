@@ -211,12 +211,12 @@ class SAE(torch.nn.Module):
         self.W_dec /= self.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
     # ---------------------------------------------------------- features as sites
-    def feature_sites(self, model, stream=None, component=None, layers=None) -> list:
+    def feature_sites(self, model, features=None, error: bool = False) -> list:
         """This SAE's features as intervention sites of ``model`` (see :mod:`intervene.features.sites`);
         what ``model.sites(sae=self)`` returns."""
-        from intervene.features.sites import attach
+        from intervene.features.sites import feature_sites
 
-        return attach(model, self).sites(stream, component, layers)
+        return feature_sites(model, self, features, error)
 
     # ---------------------------------------------------------------- files
     def saelens_config(self) -> dict:

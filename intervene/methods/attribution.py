@@ -36,7 +36,7 @@ import torch
 
 from intervene import hooks
 from intervene.methods.base import Method
-from tasks.errors import ConfigError, InterventionError, unknown_name
+from tasks.errors import CapabilityError, ConfigError, InterventionError, unknown_name
 
 __all__ = ["ESTIMATORS", "AttributionMethod", "attribution_scores", "resolve_estimator"]
 
@@ -165,6 +165,10 @@ class AttributionMethod(Method):
         return self.runner.truncated
 
     def prepare(self, sites) -> None:
+        feature = [s.key for s in sites if s.is_feature]
+        if feature:  # its gradients are taken of whole module tensors, not of SAE feature values
+            raise CapabilityError(f"method 'attribution' does not estimate SAE feature sites ({feature[0]}); "
+                                  "use method='exact' or 'pyvene'")
         self.base_metric = self.source_metric = None  # measured with the estimate, in run()
 
     def metrics(self) -> tuple[float, float]:

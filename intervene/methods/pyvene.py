@@ -53,6 +53,10 @@ def locations(site, positions: list, rows: int) -> list:
 
 
 def representation(site, n_units: int, cls=None, instance=None) -> "pv.RepresentationConfig":
+    if site.is_feature:  # an SAE's features: the intervention acts on feature values (features/sites.py)
+        from intervene.features.sites import wrap_intervention
+
+        cls, instance = None, wrap_intervention(site, cls, instance)
     unit = "pos" if site.head is None else "h.pos"
     if instance is not None:
         return pv.RepresentationConfig(site.layer, site.pyvene_component, unit, max(n_units, 1), intervention=instance)

@@ -171,14 +171,23 @@ class SpeechModel:
         return f"{type(self).__name__}(name={self.name!r}, device={str(self.device)!r}, sites={len(self.sites())})"
 
     # ----------------------------------------------------------------- sites
-    def sites(self, stream: str | None = None, component: str | None = None, layers=None) -> list[Site]:
+    def sites(self, stream: str | None = None, component: str | None = None, layers=None, *, sae=None,
+              features=None) -> list[Site]:
         """Sites of this model, optionally filtered; per-head components expand to every head.
+
+        ``sae=`` an :class:`intervene.SAE`: attach it and return its features as sites
+        (``"encoder.3.block_output.sae.1234"``; ``features=`` a list of indices to keep), see
+        :mod:`intervene.features.sites`.
 
         Examples
         --------
         >>> m.sites("encoder", "block_output")  # doctest: +SKIP
         [Site('encoder', 0, 'block_output'), ..., Site('encoder', 3, 'block_output')]
         """
+        if sae is not None:
+            from intervene.features.sites import feature_sites
+
+            return feature_sites(self, sae, features)
         if stream is not None or component is not None:
             streams = {s.stream for s in self.table.specs}
             if stream is not None and stream not in streams:
@@ -222,6 +231,10 @@ class SpeechModel:
                 dh = int(getattr(self.config, spec.size)) // self.table.num_heads(self.config, spec)
                 sl = slice(checked.head * dh, (checked.head + 1) * dh)
             hit = ResolvedSite(checked, spec, module, sl)
+            if checked.is_feature:  # an SAE's features: checked against the SAE attached there
+                from intervene.features.sites import resolve_feature
+
+                hit = resolve_feature(self, checked, spec, module)
             self._resolved[checked] = hit
         if named:
             self._resolved[site] = hit

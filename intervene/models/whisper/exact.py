@@ -69,7 +69,10 @@ class WhisperExactRunner:
 
     def order_key(self, cell) -> int:
         """The first encoder layer a cell must re-run (n_layers + 1: decoder only)."""
-        starts = [p.site.layer + (p.site.component == "block_output") for p in cell if p.site.stream == "encoder"]
+        # a block output is written straight into the next block's input, unless it is an SAE
+        # feature site (patched by a hook on the block, so the block itself is re-run)
+        starts = [p.site.layer + (p.site.component == "block_output" and not p.site.is_feature) for p in cell
+                  if p.site.stream == "encoder"]
         return min(starts) if starts else self.n_layers + 1
 
     @torch.no_grad()
@@ -84,7 +87,7 @@ class WhisperExactRunner:
                 for p in cell:
                     s = p.site
                     at = s.layer + (s.component == "block_output")
-                    if s.stream == "encoder" and s.component in RESIDUAL and at == start:
+                    if s.stream == "encoder" and s.component in RESIDUAL and at == start and not s.is_feature:
                         pos = slice(None) if p.positions is None else list(p.positions)
                         x[row, pos] = self.source_res[start][0, pos]
                         direct.add(p)
