@@ -21,6 +21,13 @@ more (peak memory, truncated-context fidelity, per-pair and per-layer figures); 
 
     python benchmarks/perf.py                 # 3 pairs, ~10 min on a 2-core CPU
     python benchmarks/perf.py --quick         # correctness only: small maps, seconds
+    python benchmarks/perf.py --scaleout      # also: the 8-pair heatmap sweep in-process vs on Ray
+    python benchmarks/perf.py --scaleout-only --quick   # only that, on 2 pairs
+
+The scale-out section (``--scaleout``, opt-in: it needs Ray, ``pip install "speechlens[ray]"``,
+and a few minutes) is :mod:`benchmarks.speed.scaleout`: the same heatmap sweep in this process
+with 2 torch threads and on 2 single-threaded Ray actors; the throughput ratio, each unit's
+compute, Ray's overhead per unit (% of the unit's compute) and the maps' max abs difference.
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ from benchmarks.speed.anatomy import (
 )
 from benchmarks.speed.measure import matmul_gflops
 from benchmarks.speed.rows import estimate_summary, estimators, measure_pair
+from benchmarks.speed.scaleout import SCALEOUT_COLUMNS, SCALEOUT_TEXT, measure_scaleout, scaleout_rows, scaleout_text
 from tasks.atomic import atomic_path, write_json
 from tasks.errors import ConfigError
 
@@ -66,7 +74,7 @@ __all__ = ["PerfSettings", "main"]
 logger = logging.getLogger("perf")
 SCRIPT = "perf"
 QUICK_PRESET = {"pairs": (("yes", "en-us"),), "window_ms": 340.0, "layers": (0, 3), "context_frames": 100,
-                "ig_steps": 1, "matmul_repeats": 2}
+                "ig_steps": 1, "matmul_repeats": 2, "scaleout_pairs": 2, "scaleout_window_ms": 200.0}
 """What ``--quick`` sets: one pair, layers 0 and 3 x three 340 ms windows (6 cells): correctness, not speed."""
 
 
@@ -85,6 +93,10 @@ class PerfSettings(BenchmarkSettings):
     ig_steps: int = 2
     batch_size: int = 0  # 0: the engine's default (16 on CUDA, 1 on the CPU)
     matmul_repeats: int = 10  # timings of each matmul shape; the best counts
+    scaleout: bool = False  # the scale-out section (benchmarks/speed/scaleout.py; needs Ray)
+    scaleout_only: bool = False  # only that section
+    scaleout_pairs: int = 8
+    scaleout_window_ms: float = 40.0  # patching_heatmaps.py's windows (its --quick: 200)
 
     def __post_init__(self):
         def put(name, value):
@@ -108,6 +120,13 @@ class PerfSettings(BenchmarkSettings):
         put("ig_steps", whole("ig_steps", self.ig_steps, 1))
         put("batch_size", whole("batch_size", self.batch_size, 0))
         put("matmul_repeats", whole("matmul_repeats", self.matmul_repeats, 1))
+        for flag in ("scaleout", "scaleout_only"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ConfigError(f"{flag} ({getattr(self, flag)!r}) must be true or false")
+        put("scaleout", self.scaleout or self.scaleout_only)
+        put("scaleout_pairs", whole("scaleout_pairs", self.scaleout_pairs, 1, 1000))
+        put("scaleout_window_ms", number("scaleout_window_ms", self.scaleout_window_ms, FRAME_MS, 1000.0, unit="ms",
+                                         multiple_of=FRAME_MS))  # fmt: skip
 
 
 def add_arguments(p) -> None:
@@ -116,6 +135,13 @@ def add_arguments(p) -> None:
     p.add_argument("--context-frames", dest="context_frames", type=int, help="truncated encoder positions")
     p.add_argument("--ig-steps", dest="ig_steps", type=int, help="integrated-gradient steps for the extra row")
     p.add_argument("--batch-size", dest="batch_size", type=int, help="exact mode cells per batch (GPU)")
+    p.add_argument("--scaleout", action="store_true",
+                   help='add the scale-out section: the heatmap sweep in-process vs on Ray (pip install "speechlens[ray]")')
+    p.add_argument("--scaleout-only", dest="scaleout_only", action="store_true", help="only the scale-out section")
+    p.add_argument("--scaleout-pairs", dest="scaleout_pairs", type=int, metavar="N",
+                   help="pairs of the scale-out sweep (default 8; --quick: 2)")
+    p.add_argument("--scaleout-window-ms", dest="scaleout_window_ms", type=float, metavar="MS",
+                   help="time windows of the scale-out sweep (default 40 ms, as patching_heatmaps.py; --quick: 200)")
 
 
 def summarize(records: list, s: PerfSettings, model, device, mm: dict) -> dict:
@@ -208,6 +234,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
             raise ConfigError(f"perf.py compares the fast paths (exact runner, lookahead, truncated context); {s.model!r} "
                               f"({model.architecture}) offers {model.capabilities}")
         device = model.device
+        if s.scaleout_only:
+            return _scaleout_only(run, s, model, argv)
         task = tasks.KeywordTask()
         mm = matmul_gflops(device, repeats=s.matmul_repeats)
         records = []
@@ -218,6 +246,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
             records.append(measure_pair(model, task, pair, s, device))
         res = summarize(records, s, model, device, mm)
         res["anatomy"] = measure_anatomy(model, task, pair, **(QUICK_ANATOMY if run.quick else {}))
+        if s.scaleout:
+            res["scaleout"] = measure_scaleout(model, s.scaleout_pairs, run.out, window_ms=s.scaleout_window_ms,
+                                               device=run.device)  # fmt: skip
         res["command"] = command_line(SCRIPT, argv)
         res["settings"] = s.to_dict()
         res["settings_digest"] = s.digest()
@@ -227,9 +258,36 @@ def main(argv: Sequence[str] | None = None) -> dict:
         table, text = report_table(res, s)
         anatomy = Section("Head-mask and window sweeps (issue 13)", ANATOMY_TEXT,
                           tables=[Table(COLUMNS, anatomy_rows(res["anatomy"]), digits=3)])
-        write_report(run.out, "SpeechLens performance", [Section("Time per map", text, tables=[table]), anatomy], res)
+        sections = [Section("Time per map", text, tables=[table]), anatomy]
+        if s.scaleout:
+            sections.append(_scaleout_section(res["scaleout"]))
+        write_report(run.out, "SpeechLens performance", sections, res)
     echo(table.to_text())
     echo(text)
+    if s.scaleout:
+        _echo_scaleout(res["scaleout"])
+    echo(f"\nwrote {run.out / 'perf.json'}")
+    return res
+
+
+def _scaleout_section(sc: dict) -> Section:
+    return Section("Scale-out on Ray (issue 17)", f"{SCALEOUT_TEXT} {scaleout_text(sc)}",
+                   tables=[Table(SCALEOUT_COLUMNS, scaleout_rows(sc), digits=3)])
+
+
+def _echo_scaleout(sc: dict) -> None:
+    echo(Table(SCALEOUT_COLUMNS, scaleout_rows(sc), digits=3).to_text())
+    echo(scaleout_text(sc))
+
+
+def _scaleout_only(run, s: PerfSettings, model, argv) -> dict:
+    """``--scaleout-only``: the scale-out section alone (inside main's run folder)."""
+    res = {"model": model.name, "device": str(model.device), "scaleout": measure_scaleout(model, s.scaleout_pairs,
+           run.out, window_ms=s.scaleout_window_ms, device=run.device), "command": command_line(SCRIPT, argv), "settings": s.to_dict(),
+           "settings_digest": s.digest()}  # fmt: skip
+    write_json(run.out / "perf.json", res)
+    write_report(run.out, "SpeechLens performance: scale-out", [_scaleout_section(res["scaleout"])], res)
+    _echo_scaleout(res["scaleout"])
     echo(f"\nwrote {run.out / 'perf.json'}")
     return res
 
