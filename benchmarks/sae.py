@@ -47,7 +47,7 @@ from benchmarks.common import (
 )
 from tasks.errors import ConfigError
 
-__all__ = ["SAESettings", "QUICK_PRESET", "main"]
+__all__ = ["QUICK_PRESET", "SAESettings", "main"]
 
 logger = logging.getLogger("sae")
 

@@ -114,7 +114,10 @@ def _feature_guards(ctx, runner, site, base_metric: float, source_metric: float,
     from intervene.sites import FeatureSite
 
     model = ctx.model
-    metric = lambda logits: float(ctx.readout.metric(logits).reshape(-1)[0])  # noqa: E731
+
+    def metric(logits) -> float:
+        return float(ctx.readout.metric(logits).reshape(-1)[0])
+
     with hooks.replace(model, {site: (None, lambda values: values)}):
         got = metric(runner.reference_logits(ctx.base_inputs))
     _check(f"patch no feature of the SAE at {site.base.key} = base", got, base_metric,

@@ -16,7 +16,7 @@ import re
 import numpy as np
 import torch
 
-__all__ = ["clip_features", "single_feature_probe", "downstream", "steering_demo"]
+__all__ = ["clip_features", "downstream", "single_feature_probe", "steering_demo"]
 
 
 @torch.no_grad()

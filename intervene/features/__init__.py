@@ -8,9 +8,22 @@
 - :mod:`intervene.features.sites`: an SAE's features as intervention sites.
 """
 
-from intervene.features.corpus import CorpusClip, SENTENCES, dataset_corpus, synthetic_corpus
+from intervene.features.corpus import (
+           SENTENCES,
+           CorpusClip,
+           dataset_corpus,
+           synthetic_corpus,
+)
 from intervene.features.sae import SAE, SAEConfig
 from intervene.features.store import ActivationStore, extract
 
-__all__ = ["ActivationStore", "extract", "CorpusClip", "SENTENCES", "synthetic_corpus", "dataset_corpus", "SAE",
-           "SAEConfig"]
+__all__ = [
+           "SAE",
+           "SENTENCES",
+           "ActivationStore",
+           "CorpusClip",
+           "SAEConfig",
+           "dataset_corpus",
+           "extract",
+           "synthetic_corpus",
+]

@@ -13,15 +13,15 @@ for non-speech exist and can be probed); :func:`dataset_corpus` wraps
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
 from tasks.checks import check_int
 from tasks.errors import ConfigError
 
-__all__ = ["CorpusClip", "SENTENCES", "synthetic_corpus", "dataset_corpus", "as_corpus", "corpus_digest"]
+__all__ = ["SENTENCES", "CorpusClip", "as_corpus", "corpus_digest", "dataset_corpus", "synthetic_corpus"]
 
 SENTENCES = (
     "the quick brown fox jumps over the lazy dog",

@@ -14,7 +14,7 @@ import torch
 from tasks.checks import check_int, check_real
 from tasks.errors import ConfigError
 
-__all__ = ["evaluate", "stability", "match_directions", "DENSE_ABOVE"]
+__all__ = ["DENSE_ABOVE", "evaluate", "match_directions", "stability"]
 
 DENSE_ABOVE = 0.1
 """A feature active on more than this share of frames counts as dense."""

@@ -39,7 +39,7 @@ from tasks.checks import check_int, check_real
 from tasks.errors import ConfigError, DatasetError, unknown_name
 from tasks.jsonio import to_jsonable
 
-__all__ = ["SAE", "SAEConfig", "KINDS", "FORMAT"]
+__all__ = ["FORMAT", "KINDS", "SAE", "SAEConfig"]
 
 logger = logging.getLogger(__name__)
 
@@ -249,7 +249,7 @@ class SAE(torch.nn.Module):
         return folder
 
     @classmethod
-    def load(cls, path) -> "SAE":
+    def load(cls, path) -> SAE:
         """Read an SAE folder written by :meth:`save`, or SAELens's ("standard", "topk", "jumprelu").
 
         Raises

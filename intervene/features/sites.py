@@ -27,8 +27,15 @@ import torch
 from intervene.sites import FeatureSite, ResolvedSite, Site
 from tasks.errors import ConfigError
 
-__all__ = ["FeatureCodec", "attach", "attached", "resolve_feature", "feature_sites",
-           "wrap_intervention", "site_size"]
+__all__ = [
+    "FeatureCodec",
+    "attach",
+    "attached",
+    "feature_sites",
+    "resolve_feature",
+    "site_size",
+    "wrap_intervention",
+]
 
 _SAES: dict = {}
 """SAE digest -> SAE, for every SAE attached to a model (pyvene's wrapper finds it by digest)."""

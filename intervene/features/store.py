@@ -31,7 +31,7 @@ from tasks.atomic import atomic_path, write_json
 from tasks.checks import check_int, check_real
 from tasks.errors import ConfigError, DatasetError
 
-__all__ = ["ActivationStore", "extract", "read_activations", "FORMAT"]
+__all__ = ["FORMAT", "ActivationStore", "extract", "read_activations"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def _sha(path: Path) -> str:
 
 
 def extract(model, site, clips, path, *, clips_per_shard: int = 32, dtype: str = "float32",
-            progress: bool = False) -> "ActivationStore":
+            progress: bool = False) -> ActivationStore:
     """Store ``site``'s activations over ``clips`` in the folder ``path`` (see the module notes).
 
     Parameters

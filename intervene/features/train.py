@@ -34,7 +34,7 @@ from tasks.atomic import atomic_path
 from tasks.checks import check_int, check_real
 from tasks.errors import ConfigError, DatasetError
 
-__all__ = ["TrainConfig", "train_sae", "fit_sae", "site_width", "activations_of"]
+__all__ = ["TrainConfig", "activations_of", "fit_sae", "site_width", "train_sae"]
 
 logger = logging.getLogger(__name__)
 

@@ -95,3 +95,17 @@ def test_typed_errors(tiny_whisper, corpus, tmp_path):
     shard.write_bytes(shard.read_bytes()[:-8] + b"\0" * 8)
     with pytest.raises(DatasetError, match="corrupt"):
         ActivationStore(tmp_path / "b").arrays()
+
+
+def test_store_from_a_folder_of_recordings(tiny_whisper, tmp_path):
+    import tasks
+    from intervene.features import dataset_corpus
+
+    for word in ("left", "stop"):
+        tasks.write_wav(tmp_path / "rec" / f"{word}.wav", tasks.speak(word).audio)
+        (tmp_path / "rec" / f"{word}.txt").write_text(word)
+    corpus = dataset_corpus(f"folder:{tmp_path / 'rec'}")
+    assert sorted(c.text for c in corpus) == ["left", "stop"] and all(c.id.startswith("folder:") for c in corpus)
+    store = extract(tiny_whisper, SITE, corpus, tmp_path / "s")
+    assert [c["text"] for c in store.clips] == [c.text for c in corpus]
+    assert store.n_frames == sum(int(np.ceil(c.load().shape[0] / 320)) for c in corpus)
