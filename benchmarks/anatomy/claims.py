@@ -254,9 +254,9 @@ def steering_section(rates: dict, speech: dict, base: dict, site: str, max_wer_c
         agrees = False
     figure = "; ".join(f"alpha {r['alpha']:g}: non-speech transcribed {r['nonspeech_rate']:.2f}, speech WER "
                        f"{_fmt(r['speech_wer'])}" for r in rows)
-    best_text = "-" if best is None else f"{best['alpha']:g}"
-    figure += (f" (agreement: some alpha at most halves the rate with a WER cost <= {max_wer_cost}; best such "
-               f"alpha: {best_text})")
+    best_text = "none" if best is None else f"alpha {best['alpha']:g} (rate {best['nonspeech_rate']:.2f})"
+    figure += (f" (agreement: some alpha at most halves the rate with a WER cost <= {max_wer_cost}; lowest rate "
+               f"within that WER cost: {best_text})")
     return {"claim": "Steering along a speech vs non-speech direction cuts Whisper's hallucinations on non-speech "
                      "audio by a large factor at a small WER cost on speech (reported for whisper-small and "
                      "large-v3).",
