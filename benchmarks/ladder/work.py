@@ -8,7 +8,8 @@ unit                      what                                                  
 ``patch/<pair>``          :func:`intervene.patch` exact, denoising, each layer's block   report voices' pairs
                           output over the word's frames (the pair's changed span)
 ``das/layer<L>/dim<d>``   :func:`intervene.das` over each pair's changed span, trained   report voices' pairs
-                          and early-stopped on design voices; the rotation is saved
+                          and early-stopped on design voices (checkpointed each
+                          epoch: a killed unit resumes); the rotation is saved
 ``leace/layer<L>/<lab>``  :func:`intervene.erase` of ``keyword`` or ``gender`` over the  report voices' clips
                           word's frames, fitted on design voices; keyword accuracy
                           with and without the eraser
@@ -167,12 +168,15 @@ class ModelWork:
         import intervene
 
         s = self.settings
+        folder = self.run.out / "das" / self.name / f"layer{layer}-dim{dim}"
+        checkpoint = folder.with_name(folder.name + ".ckpt")  # a killed run resumes after the last finished epoch
+        checkpoint.parent.mkdir(parents=True, exist_ok=True)
         r = intervene.das(self.model, self.task, self.pairs, self.site(layer), dim=dim, kind=s.das_kind, split="voice",
                           test=sorted(self.report), validation=s.das_validation, batch_size=s.das_batch_size,
                           lr=s.das_lr, max_epochs=s.das_epochs, patience=s.das_patience, seed=s.seed,
-                          train_context_frames=s.train_context_frames)  # fmt: skip
-        folder = self.run.out / "das" / self.name / f"layer{layer}-dim{dim}"
+                          train_context_frames=s.train_context_frames, checkpoint=checkpoint)  # fmt: skip
         r.save(folder)
+        checkpoint.unlink(missing_ok=True)
         d = r.to_dict()
         d["files"] = {"intervention": folder.relative_to(self.run.out).as_posix()}
         return {"layer": layer, **d}
