@@ -1,4 +1,8 @@
-"""benchmarks/method_ladder.py: the --quick run on the real whisper-tiny.en and the planted models."""
+"""benchmarks/method_ladder.py: the --quick run on the real whisper-tiny.en and the planted models.
+
+The tests that share the --quick run are marked slow: the run trains DAS on tiny.en and on the
+planted model and fits eight erasers (minutes on a 2-core CPU, 28 min on a machine loaded ~10
+deep), too long for the default suite. Run them with ``-m slow``."""
 
 from __future__ import annotations
 
@@ -17,6 +21,9 @@ QUICK = ["--quick", "--no-progress", "--device", "cpu"]
 NAME = "whisper-tiny.en"
 
 
+slow = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     """One --quick run (yes/no, 3 design + 2 report voices, layers 1 and 3, DAS dim 1, planted section)."""
@@ -29,6 +36,7 @@ def _results(out):
     return json.loads((out / "results.json").read_text())
 
 
+@slow
 def test_results_structure_and_split(quick_run):
     out, outcome = quick_run
     r = _results(out)
@@ -47,6 +55,7 @@ def test_results_structure_and_split(quick_run):
     assert sorted(x for layers in named.values() for x in layers) == [1, 3]
 
 
+@slow
 def test_every_figure_is_on_held_out_voices(quick_run):
     out, _ = quick_run
     m = _results(out)["models"][NAME]
@@ -63,6 +72,7 @@ def test_every_figure_is_on_held_out_voices(quick_run):
     assert {p["voice"] for p in m["patch_pairs"]} == report
 
 
+@slow
 def test_ladder_numbers_are_consistent(quick_run):
     out, _ = quick_run
     m = _results(out)["models"][NAME]
@@ -90,6 +100,7 @@ def test_ladder_numbers_are_consistent(quick_run):
     assert ex["layer"] in (1, 3) and ex["das_dim"] == 1
 
 
+@slow
 def test_planted_section_recovers_what_was_planted(quick_run):
     out, _ = quick_run
     p = _results(out)["planted"]
@@ -107,6 +118,7 @@ def test_planted_section_recovers_what_was_planted(quick_run):
     assert [d["iia"] for d in das] == [0.0, 1.0]  # before the planted layer the destination frames hold nothing; search stops
 
 
+@slow
 def test_report_files(quick_run):
     out, _ = quick_run
     page = (out / "index.html").read_text()
@@ -122,6 +134,7 @@ def test_report_files(quick_run):
         assert loaded.iia == das["iia"] and loaded.site == das["site"]
 
 
+@slow
 def test_resume_computes_nothing_twice(quick_run, monkeypatch):
     out, _ = quick_run
     before = _results(out)
