@@ -342,7 +342,9 @@ def test_common_reexports_every_name_it_had():
               "new_figure", "save_figure", "heatmap", "progress", "to_jsonable", "wilson_interval",
               "command_line", "setup_logging", "run_cli"]  # fmt: skip
     assert set(before) <= set(common.__all__)
-    homes = [bench_settings, checks, cli, bench_report, rundir, stats, intervene.workstore]
+    from benchmarks.common import scaleout
+
+    homes = [bench_settings, checks, cli, bench_report, rundir, stats, scaleout, intervene.workstore]
     for name in common.__all__:
         owner = [m for m in homes if name in m.__all__]
         if name in ("Table", "to_jsonable"):  # one implementation, imported from intervene.app / tasks.jsonio
