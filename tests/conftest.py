@@ -10,7 +10,8 @@
 
 Tests that use a tiny model (a fixture named ``tiny_*``) and not the real one run with one
 torch thread: their tensors are too small to gain from threads, and on a busy CPU the threads'
-synchronisation makes a (1500 x 16) matmul a thousand times slower.
+synchronisation makes a (1500 x 16) matmul a thousand times slower. Under pytest-xdist
+(the README's command runs two workers) each worker gets its share of the cores.
 """
 
 from __future__ import annotations
@@ -76,6 +77,16 @@ def yes_no_pair():
 
     utt = tasks.speak("yes", voice="en-us").padded(1.0, 0.3)
     return utt, corruptions.get("word_swap", word="no").pair(utt, seed=0)
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (``-n N``), share the cores: each of the N workers gets cores / N torch threads
+    (two workers with two threads each on two cores spend their time waiting on each other)."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -83,8 +83,7 @@ def save_entry(entry: Path, state_dict, config_dict: dict, source: dict) -> None
     from safetensors.torch import save_file
 
     entry.mkdir(parents=True, exist_ok=True)
-    if (entry / "manifest.json").exists():
-        (entry / "manifest.json").unlink()
+    (entry / "manifest.json").unlink(missing_ok=True)  # another process may be rebuilding it too
     weights = entry / "model.safetensors"
     with atomic_path(weights) as tmp:
         save_file({k: v.contiguous() for k, v in state_dict.items()}, str(tmp))

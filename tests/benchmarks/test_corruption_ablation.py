@@ -191,6 +191,7 @@ def _results(out):
     return json.loads((out / "results.json").read_text())
 
 
+@pytest.mark.slow  # a whole --quick run: minutes on 2 cores (python -m pytest -m slow)
 def test_quick_results_structure_and_values(quick_run):
     out, outcome = quick_run
     r = _results(out)
@@ -219,6 +220,7 @@ def test_quick_results_structure_and_values(quick_run):
     assert any(line.startswith("Measuring in-distribution effects: ") for line in r["advice"])
 
 
+@pytest.mark.slow  # a whole --quick run: minutes on 2 cores (python -m pytest -m slow)
 def test_unit_records_match_the_task_and_the_map_files(quick_run, tiny_en):
     """Flips and metrics agree with KeywordTask on the saved pair, and with intervene.patch's map."""
     out, _ = quick_run
@@ -242,6 +244,7 @@ def test_unit_records_match_the_task_and_the_map_files(quick_run, tiny_en):
     assert metric == pytest.approx(rec["corrupt_metric"], abs=1e-3)
 
 
+@pytest.mark.slow  # a whole --quick run: minutes on 2 cores (python -m pytest -m slow)
 def test_report_references_existing_files(quick_run):
     out, _ = quick_run
     page = (out / "index.html").read_text()
@@ -256,6 +259,7 @@ def test_report_references_existing_files(quick_run):
     assert "Which design for which question" in page and "<td>word-swap</td>" in page
 
 
+@pytest.mark.slow  # a whole --quick run: minutes on 2 cores (python -m pytest -m slow)
 def test_resume_does_no_model_work_and_reproduces_results(quick_run, monkeypatch):
     out, _ = quick_run
     before = (out / "results.json").read_bytes()
@@ -271,6 +275,7 @@ def test_resume_does_no_model_work_and_reproduces_results(quick_run, monkeypatch
     assert {p: p.stat().st_mtime_ns for p in (out / "work").rglob("*.json")} == work
 
 
+@pytest.mark.slow  # a whole --quick run: minutes on 2 cores (python -m pytest -m slow)
 def test_restart_reads_the_clean_reference_from_the_work_store(quick_run, tmp_path, monkeypatch):
     """A run killed after the reference and one unit: the restart's unit gets the stored reference,
     bit for bit, and nothing fits it again."""
@@ -300,6 +305,7 @@ def test_restart_reads_the_clean_reference_from_the_work_store(quick_run, tmp_pa
     assert _results(copy)["reference"] == _results(out)["reference"]
 
 
+@pytest.mark.slow  # a whole --quick run: minutes on 2 cores (python -m pytest -m slow)
 def test_changed_settings_into_same_folder_raise_and_change_nothing(quick_run):
     out, _ = quick_run
     before = (out / "results.json").read_bytes()

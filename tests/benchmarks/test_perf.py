@@ -13,6 +13,7 @@ from benchmarks.speed.measure import block_flops, check_block_flops
 from tasks.errors import ConfigError
 
 
+@pytest.mark.slow  # a whole --quick run: minutes on 2 cores (python -m pytest -m slow)
 def test_perf_quick(tmp_path, capsys):
     res = perf.main(["--quick", "--out", str(tmp_path), "--no-progress"])
     saved = json.loads((tmp_path / "perf.json").read_text())

@@ -27,6 +27,7 @@ def _model(results):
     return results["models"][MODEL]
 
 
+@pytest.mark.slow  # a whole --quick run: minutes on 2 cores (python -m pytest -m slow)
 def test_results_structure(quick_run):
     out, results = quick_run
     on_disk = json.loads((out / "results.json").read_text())
@@ -48,6 +49,7 @@ def test_results_structure(quick_run):
         assert (out / png).read_bytes()[:4] == b"\x89PNG", png
 
 
+@pytest.mark.slow  # a whole --quick run: minutes on 2 cores (python -m pytest -m slow)
 def test_window_all_is_the_plain_transcript(quick_run):
     m = _model(quick_run[1])
     ((_, base),) = m["base"].items()
@@ -62,6 +64,7 @@ def test_window_all_is_the_plain_transcript(quick_run):
     assert set(window["non_local_heads"]) == {n for n, r in heads.items() if not r["harmless"]}
 
 
+@pytest.mark.slow  # a whole --quick run: minutes on 2 cores (python -m pytest -m slow)
 def test_encoder_lens_last_layer_is_the_plain_model(quick_run):
     m = _model(quick_run[1])
     (clip, base), = m["base"].items()
@@ -72,6 +75,7 @@ def test_encoder_lens_last_layer_is_the_plain_model(quick_run):
     assert lens["mean_wer"][0] > lens["mean_wer"][-1]
 
 
+@pytest.mark.slow  # a whole --quick run: minutes on 2 cores (python -m pytest -m slow)
 def test_splice_alignment_logit_lens_and_steering(quick_run):
     m = _model(quick_run[1])
     ((_, base),) = m["base"].items()
@@ -98,6 +102,7 @@ def claims_statuses():
     return ("kept", "deleted", "substituted", None)
 
 
+@pytest.mark.slow  # a whole --quick run: minutes on 2 cores (python -m pytest -m slow)
 def test_rerun_resumes_without_model_work(quick_run, monkeypatch):
     out, first = quick_run
 
