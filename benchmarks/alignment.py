@@ -151,10 +151,9 @@ def _align_clip(model, clip) -> dict:
 
 def run_model(name: str, clips: list, store: WorkStore, run) -> dict:
     import intervene
-    from intervene.models.whisper.alignment import lag_of
 
     model = intervene.load_model(name, device=run.device)
-    lag = lag_of(model) if getattr(model, "architecture", "") == "whisper" else 0.0
+    lag = model.alignment_lag_s()
     records = []
     for clip in progress(clips, enabled=run.progress, desc=f"aligning with {name}"):
         key = make_key(name, f"lag{1000 * lag:+.0f}ms", clip.key)  # a new calibration recomputes

@@ -305,6 +305,10 @@ class SpeechModel:
         """Whether :meth:`lookahead` estimates ``site`` (others fall back to AtP)."""
         return False
 
+    def alignment_lag_s(self) -> float:
+        """Seconds :meth:`align_words` subtracts from every word boundary (a calibrated lag; 0 here)."""
+        return 0.0
+
     def align_words(self, audio, transcript: str, *, checked: bool = False) -> list:
         """Word spans of ``transcript`` in ``audio`` with a confidence each (:func:`intervene.align`).
 

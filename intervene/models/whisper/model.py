@@ -136,6 +136,12 @@ class WhisperSpeechModel(SpeechModel):
     def lookahead_covers(self, site) -> bool:
         return covers(site)
 
+    def alignment_lag_s(self) -> float:
+        """The calibrated lag of this size's DTW word boundaries (``whisper/alignment.py``)."""
+        from intervene.models.whisper.alignment import lag_of
+
+        return lag_of(self)
+
     def align_words(self, audio, transcript: str, *, checked: bool = False, lag_s: float | None = None) -> list:
         """Word spans by DTW over the alignment heads' cross-attention (``whisper/alignment.py``)."""
         from intervene.models.whisper.alignment import align_whisper
