@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import re
 import warnings
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +42,15 @@ import numpy as np
 from tasks.atomic import atomic_path, write_json
 from tasks.errors import ConfigError, ModelLoadError
 from tasks.jsonio import to_jsonable
-from tasks.verify import CHECKSUM_FIELD, FieldReader, content_digest, file_sha256, read_json_object, seal
+from tasks.verify import (
+    CHECKSUM_FIELD,
+    FieldReader,
+    content_digest,
+    file_sha256,
+    read_json_object,
+    read_npz_arrays,
+    seal,
+)
 
 __all__ = ["FORMAT", "LEGACY_FORMATS", "ARRAYS", "save_map", "load_map", "map_paths"]
 
@@ -88,19 +94,6 @@ def save_map(cmap, path) -> Path:
     }
     write_json(path.with_suffix(".json"), seal(doc))
     return path
-
-
-def _read_arrays(npz: Path, names: list) -> dict:
-    try:
-        with np.load(npz, allow_pickle=False) as data:
-            files = set(data.files)
-            if files != set(names):
-                raise ModelLoadError(f"'{npz}' holds arrays {sorted(files)} but its JSON lists {sorted(names)}")
-            return {k: np.asarray(data[k]) for k in names}
-    except ModelLoadError:
-        raise
-    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError) as exc:
-        raise ModelLoadError(f"'{npz}' is not a readable numpy .npz file ({type(exc).__name__}: {exc})") from exc
 
 
 def _check_arrays(r: FieldReader, arrays: dict, dims: list, coords: dict) -> None:
@@ -363,7 +356,7 @@ def load_map(path):
     if file_sha256(npz) != digest:
         raise ModelLoadError(f"'{npz}' does not match '{js}' (field 'arrays.sha256': checksum); the pair of files "
                              "is inconsistent or the npz was changed or truncated")
-    arrays = _read_arrays(npz, names)
+    arrays = read_npz_arrays(npz, names, ModelLoadError)
     dims, coords = _check_dims(r, doc)
     clean = r.number(r.get(doc, "clean_metric"), "clean_metric")
     corrupt = r.number(r.get(doc, "corrupt_metric"), "corrupt_metric")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tasks.checks import is_real
 
-__all__ = ["CHECKSUM_FIELD", "content_digest", "seal", "read_json_object", "FieldReader", "file_sha256"]
+__all__ = ["CHECKSUM_FIELD", "content_digest", "seal", "read_json_object", "read_npz_arrays", "FieldReader", "file_sha256"]
 
 CHECKSUM_FIELD = "checksum"
 
@@ -71,6 +71,25 @@ def read_json_object(path, error, what: str) -> dict:
     if not isinstance(doc, dict):
         raise error(f"'{path}' holds a JSON {type(doc).__name__}; a {what} file holds a JSON object")
     return doc
+
+
+def read_npz_arrays(npz, names: list, error) -> dict:
+    """The arrays ``names`` of the numpy file ``npz`` (exactly those), or ``error`` naming the file."""
+    import zipfile
+    import zlib
+
+    import numpy as np
+
+    try:
+        with np.load(npz, allow_pickle=False) as data:
+            files = set(data.files)
+            if files != set(names):
+                raise error(f"'{npz}' holds arrays {sorted(files)} but its JSON lists {sorted(names)}")
+            return {k: np.asarray(data[k]) for k in names}
+    except error:
+        raise
+    except (zipfile.BadZipFile, zlib.error, ValueError, OSError, EOFError, KeyError) as exc:
+        raise error(f"'{npz}' is not a readable numpy .npz file ({type(exc).__name__}: {exc})") from exc
 
 
 class FieldReader:

@@ -20,8 +20,6 @@ vocabulary lacks).
 
 from __future__ import annotations
 
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +33,7 @@ from tasks.verify import (
     content_digest,
     file_sha256,
     read_json_object,
+    read_npz_arrays,
     seal,
 )
 
@@ -71,19 +70,6 @@ def save_lens(table, path) -> Path:
     }  # fmt: skip
     write_json(js, seal(doc))
     return npz
-
-
-def _read_arrays(npz: Path, names: list) -> dict:
-    try:
-        with np.load(npz, allow_pickle=False) as data:
-            found = set(data.files)
-            if found != set(names):
-                raise ModelLoadError(f"'{npz}' holds arrays {sorted(found)}; its JSON lists {sorted(names)}")
-            return {k: data[k] for k in names}
-    except ModelLoadError:
-        raise
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
-        raise ModelLoadError(f"'{npz}' is not a readable numpy .npz file ({type(exc).__name__}: {exc})") from exc
 
 
 def _check_fields(r: FieldReader, doc: dict) -> dict:
@@ -190,7 +176,7 @@ def load_lens(path):
     if file_sha256(npz) != r.string(r.get(info, "sha256", "arrays.sha256"), "arrays.sha256"):
         raise ModelLoadError(f"'{npz}' does not match '{js}' (field 'arrays.sha256': checksum); the pair of files is "
                              "inconsistent or the npz was changed or truncated")
-    arrays = _read_arrays(npz, names)
+    arrays = read_npz_arrays(npz, names, ModelLoadError)
     fields = _check_fields(r, doc)
     _check_arrays(r, arrays, fields)
     try:
