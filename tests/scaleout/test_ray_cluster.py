@@ -12,11 +12,11 @@ import signal
 
 import numpy as np
 import pytest
+from counting import Counting
 
 import corruptions
 import intervene
 import tasks
-from intervene.executors import Executor
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
@@ -24,23 +24,6 @@ pytestmark = pytest.mark.slow
 SITES = ["encoder.2.block_output"]
 KW = {"window_ms": 200, "span": "clip"}
 WORDS = (("yes", "en-us"), ("stop", "en-gb-x-rp"), ("go", "en-us+f3"), ("left", "en"))
-
-
-class Counting(Executor):
-    """Wraps an executor and notes the key of every unit submitted through it."""
-
-    def __init__(self, inner: Executor):
-        self.inner, self.name, self.slots, self.keys = inner, inner.name, inner.slots, []
-
-    def submit(self, model, fn, shared, unit):
-        self.keys.append(unit.key)
-        return self.inner.submit(model, fn, shared, unit)
-
-    def wait(self, handles):
-        return self.inner.wait(handles)
-
-    def cancel(self, handles):
-        self.inner.cancel(handles)
 
 
 @pytest.fixture(scope="module")

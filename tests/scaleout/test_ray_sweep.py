@@ -14,11 +14,12 @@ import time
 
 import numpy as np
 import pytest
+from counting import Counting
 
 import corruptions
 import intervene
 import tasks
-from intervene.executors import Executor, make_executor
+from intervene.executors import make_executor
 from intervene.executors.ray_executor import probe_address
 from intervene.sweeping import checkpoint_settings
 from intervene.workstore import WorkStore
@@ -29,23 +30,6 @@ ray = pytest.importorskip("ray")
 SITES = ["encoder.2.block_output"]
 KW = {"window_ms": 200, "span": "clip"}
 WORDS = (("yes", "en-us"), ("stop", "en-gb-x-rp"), ("go", "en-us+f3"))
-
-
-class Counting(Executor):
-    """Wraps an executor and notes the key of every unit submitted (computed) through it."""
-
-    def __init__(self, inner: Executor):
-        self.inner, self.name, self.slots, self.keys = inner, inner.name, inner.slots, []
-
-    def submit(self, model, fn, shared, unit):
-        self.keys.append(unit.key)
-        return self.inner.submit(model, fn, shared, unit)
-
-    def wait(self, handles):
-        return self.inner.wait(handles)
-
-    def cancel(self, handles):
-        self.inner.cancel(handles)
 
 
 @pytest.fixture(scope="module")
