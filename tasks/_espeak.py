@@ -43,7 +43,7 @@ from tasks.errors import ModelLoadError, UnknownNameError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LOCK", "RawSpeech", "WordEvent", "synthesize", "language_names", "variant_names"]
+__all__ = ["LOCK", "PhonemeEvent", "RawSpeech", "WordEvent", "synthesize", "language_names", "variant_names"]
 
 LOCK = threading.Lock()
 """Serialises every use of the C library (it has process-wide global state)."""
@@ -55,6 +55,8 @@ _PARAM_RATE = 1
 _PARAM_PITCH = 3
 _EVENT_LIST_TERMINATED = 0
 _EVENT_WORD = 1
+_EVENT_PHONEME = 7
+_INITIALIZE_PHONEME_EVENTS = 0x0001  # report espeakEVENT_PHONEME (off unless asked)
 _EE_NOT_FOUND = 2
 _RAND_SEED = 0  # seed of espeak's own noise generator (breathy and whispered variants)
 
@@ -98,18 +100,30 @@ class WordEvent:
     start_s: float
 
 
+@dataclass(frozen=True)
+class PhonemeEvent:
+    """One ``espeakEVENT_PHONEME``: a phoneme (espeak-ng's mnemonic, e.g. ``"'aU"``, stress marks
+    included; ``"_"`` is a pause) and where its sound starts, in seconds from the audio's start."""
+
+    name: str
+    start_s: float
+
+
 @dataclass(frozen=True, eq=False)
 class RawSpeech:
-    """What the synthesizer gives: int16 samples at its own rate, and word events."""
+    """What the synthesizer gives: int16 samples at its own rate, word events and, when asked
+    for, phoneme events."""
 
     samples: np.ndarray  # int16 (samples,)
     sample_rate: int
     word_events: tuple
+    phoneme_events: tuple = ()
 
 
 # The callback appends into these; they are only touched while LOCK is held.
 _chunks: list = []
 _events: list = []
+_phonemes: list = []
 
 
 @_SynthCallback
@@ -121,6 +135,8 @@ def _on_audio(wav, n_samples, events):
         event = events[i]
         if event.type == _EVENT_WORD:
             _events.append((event.text_position, event.length, event.audio_position))
+        elif event.type == _EVENT_PHONEME:
+            _phonemes.append((bytes(event.id).decode("utf-8", "replace"), event.audio_position))
         i += 1
     return 0  # 0 = go on synthesizing
 
@@ -250,8 +266,11 @@ def variant_names() -> tuple[str, ...]:
     return tuple(sorted(p.name for p in (_data_path() / "voices" / "!v").iterdir() if p.is_file()))
 
 
-def synthesize(text: str, voice: str, rate: int, pitch: int) -> RawSpeech:
+def synthesize(text: str, voice: str, rate: int, pitch: int, phonemes: bool = False) -> RawSpeech:
     """Synthesize ``text``; arguments must already be checked (see :func:`tasks.speak`).
+
+    ``phonemes=True`` also collects phoneme events (``RawSpeech.phoneme_events``); the samples
+    are the same either way.
 
     espeak-ng silently ignores an unknown ``+variant``, so callers check variants against
     :func:`variant_names` first (:func:`tasks.tts.canonical_voice` does).
@@ -268,9 +287,11 @@ def synthesize(text: str, voice: str, rate: int, pitch: int) -> RawSpeech:
     with LOCK:
         _chunks.clear()
         _events.clear()
+        _phonemes.clear()
         lib = _load()
         try:
-            sample_rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data, _INITIALIZE_DONT_EXIT)
+            sample_rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data, _INITIALIZE_DONT_EXIT
+                                             | (_INITIALIZE_PHONEME_EVENTS if phonemes else 0))
             if sample_rate <= 0:
                 raise ModelLoadError(
                     f"espeak_Initialize failed (returned {sample_rate}) with data folder {data.decode()!r}"
@@ -295,6 +316,9 @@ def synthesize(text: str, voice: str, rate: int, pitch: int) -> RawSpeech:
             _dlclose(lib._handle)
         samples = np.concatenate(_chunks) if _chunks else np.zeros(0, dtype=np.int16)
         events = tuple(WordEvent(pos - 1, length, ms / 1000.0) for pos, length, ms in _events)
+        phoneme_events = tuple(PhonemeEvent(name, ms / 1000.0) for name, ms in _phonemes)
         _chunks.clear()
         _events.clear()
-    return RawSpeech(samples=samples.astype(np.int16), sample_rate=int(sample_rate), word_events=events)
+        _phonemes.clear()
+    return RawSpeech(samples=samples.astype(np.int16), sample_rate=int(sample_rate), word_events=events,
+                     phoneme_events=phoneme_events)

@@ -85,7 +85,7 @@ def test_every_site_pyvene_matches_torch_hook_tiny(tiny_model):
     model = tiny_model
     base, source = _inputs(model, 1), _inputs(model, 2)
     sites = model.sites()
-    assert len(sites) == (36 if model.has_decoder else 12)
+    assert len(sites) == (41 if model.has_decoder else 12)  # 5 layers x mlp_hidden added with the atlas
     _check_all(model, sites, base, source, POSITIONS)
     # no hook is left behind by either path
     assert no_hooks(model)

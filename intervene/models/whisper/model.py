@@ -10,6 +10,8 @@ block_input                residual stream entering the layer (layer 0: conv ste
 block_output               residual stream leaving the layer
 attention_output           self-attention output (``self_attn.out_proj`` output), before the residual add
 attention_head             one head's self-attention output (``out_proj`` input, split into heads)
+mlp_hidden                 MLP neurons: the hidden activation after the activation function (``fc2`` input,
+                           width ``{stream}_ffn_dim`` = 4 x d_model)
 mlp_output                 MLP output (``fc2`` output), before the residual add
 cross_attention_output     decoder only: cross-attention output (``encoder_attn.out_proj``)
 cross_attention_head       decoder only: one head's cross-attention output
@@ -63,6 +65,8 @@ def _stack_specs(stream: str) -> list[SiteSpec]:
                  doc="self-attention output before the residual add"),
         SiteSpec(stream, "attention_head", f"{layer}.self_attn.out_proj", "input", "d_model", heads,
                  doc="one head's self-attention output (out_proj input)"),
+        SiteSpec(stream, "mlp_hidden", f"{layer}.fc2", "input", f"{stream}_ffn_dim",
+                 doc="MLP neurons: hidden activation after the activation function (fc2 input)"),
         SiteSpec(stream, "mlp_output", f"{layer}.fc2", "output", "d_model", doc="MLP output before the residual add"),
     ]
     if stream == "decoder":
