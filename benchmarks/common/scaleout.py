@@ -9,6 +9,10 @@ their command line (and config file) then takes::
     --actors N                  default: the cluster's CPUs // threads per actor (or its GPUs)
     --threads-per-actor N       torch threads (and Ray CPUs) per actor (default: 1)
     --gpus-per-actor G          default: 1 when the cluster has GPUs, else 0
+    --wait-timeout-s S          give up when no unit finishes for S seconds (default: 3600)
+
+Ray is joined (or started) only when a unit must be computed: a resumed run whose units are
+all stored never starts it.
 
 None of these changes a number (a unit's result is the same wherever it runs), so they are
 run options (:class:`ExecutorOptions` in ``run.scaleout``), not settings: a run resumed with
@@ -24,7 +28,7 @@ from tasks.errors import ConfigError
 
 __all__ = ["SCALEOUT_KEYS", "ExecutorOptions", "add_scaleout_arguments"]
 
-SCALEOUT_KEYS = ("executor", "ray_address", "actors", "threads_per_actor", "gpus_per_actor")
+SCALEOUT_KEYS = ("executor", "ray_address", "actors", "threads_per_actor", "gpus_per_actor", "wait_timeout_s")
 """Config-file keys (and ``dest`` of the flags) of :class:`ExecutorOptions`."""
 
 
@@ -51,6 +55,7 @@ class ExecutorOptions:
     actors: int | None = None
     threads_per_actor: int | None = None
     gpus_per_actor: float | None = None
+    wait_timeout_s: float | None = None
 
     def __post_init__(self):
         if self.executor not in ("local", "ray"):
@@ -62,6 +67,9 @@ class ExecutorOptions:
         g = self.gpus_per_actor
         if g is not None and (isinstance(g, bool) or not isinstance(g, (int, float)) or not math.isfinite(g) or g < 0):
             raise ConfigError(f"gpus_per_actor ({g!r}) must be a number >= 0")
+        w = self.wait_timeout_s
+        if w is not None and (isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w <= 0):
+            raise ConfigError(f"wait_timeout_s ({w!r}) must be a number of seconds > 0")
         if self.executor == "local":
             given = [k for k in SCALEOUT_KEYS[1:] if getattr(self, k) is not None]
             if given:
@@ -90,6 +98,8 @@ class ExecutorOptions:
                    "device": device}  # fmt: skip
         if self.threads_per_actor is not None:
             options["threads_per_actor"] = self.threads_per_actor
+        if self.wait_timeout_s is not None:
+            options["wait_timeout_s"] = self.wait_timeout_s
         return make_executor("ray", **options)[0]
 
 
@@ -108,3 +118,5 @@ def add_scaleout_arguments(parser) -> None:
                    help="torch threads (and Ray CPUs) per actor (default: 1)")
     g.add_argument("--gpus-per-actor", dest="gpus_per_actor", type=float, metavar="G",
                    help="GPUs per actor (default: 1 when the cluster has GPUs, else 0)")
+    g.add_argument("--wait-timeout-s", dest="wait_timeout_s", type=float, metavar="S",
+                   help="give up (with the finished units stored) when no unit finishes for S seconds (default: 3600)")

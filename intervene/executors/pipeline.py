@@ -82,8 +82,12 @@ def run_units(executor: Executor, model, fn: Callable, units: Iterable[WorkUnit]
     Exception
         The error a unit raised (where it ran), when its turn comes.
     """
-    in_flight_max = 2 * max(1, executor.slots)
-    buffered_max = max(4 * executor.slots, 8)
+    def in_flight_max() -> int:  # read each time: a Ray executor knows its slots once it has started
+        return 2 * max(1, executor.slots)
+
+    def buffered_max() -> int:
+        return max(4 * executor.slots, 8)
+
     pending: deque = deque()  # [unit, handle or None, UnitResult or None], in unit order
     live: dict = {}  # handle -> entry, for the submitted and unfinished
     source = iter(units)
@@ -101,7 +105,7 @@ def run_units(executor: Executor, model, fn: Callable, units: Iterable[WorkUnit]
 
     try:
         while True:
-            while (not exhausted and len(pending) < buffered_max and len(live) < in_flight_max
+            while (not exhausted and len(pending) < buffered_max() and len(live) < in_flight_max()
                    and not (pending and pending[0][2] is not None)):
                 unit = next(source, None)
                 if unit is None:

@@ -12,7 +12,9 @@ Install with ``pip install "speechlens[ray]"``. Connecting to a cluster: ``addre
 ``ray.init`` takes (``"HOST:6379"``, ``"ray://HOST:10001"``, ``"auto"``); None starts a Ray on
 this machine, or connects to ``RAY_ADDRESS`` when that is set. A ``HOST:PORT`` address is
 first tried with a plain TCP connection, so an unreachable one fails in ``connect_timeout_s``
-seconds instead of hanging in Ray's own retries.
+seconds instead of hanging in Ray's own retries; that check is made when the executor is
+made, but Ray itself is joined (or started) only when the first unit is submitted, so a
+resumed run whose units are all stored never starts Ray.
 """
 
 from __future__ import annotations
@@ -165,6 +167,9 @@ class RayExecutor(Executor):
         How long to try reaching a ``HOST:PORT`` address.
     ready_timeout_s : float
         How long to wait for the actors to start and load the model.
+    wait_timeout_s : float or None
+        How long the driver waits with no unit finishing before it gives up with an
+        InterventionError (the finished units are stored; a rerun resumes). None: no limit.
     num_cpus : int, optional
         CPUs of a Ray started here (default: all of them).
     runtime_env : dict, optional
@@ -187,13 +192,14 @@ class RayExecutor(Executor):
 
     def __init__(self, address: str | None = None, *, actors: int | None = None, threads_per_actor: int = 1,
                  gpus_per_actor: float | None = None, device=None, retries: int = 3, connect_timeout_s: float = 5.0,
-                 ready_timeout_s: float = 600.0, num_cpus: int | None = None, runtime_env: dict | None = None):  # fmt: skip
+                 ready_timeout_s: float = 600.0, wait_timeout_s: float | None = 3600.0, num_cpus: int | None = None,
+                 runtime_env: dict | None = None):  # fmt: skip
         for label, value, low in (("actors", actors, 1), ("threads_per_actor", threads_per_actor, 1),
                                   ("retries", retries, 0), ("num_cpus", num_cpus, 1)):  # fmt: skip
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
                 raise ConfigError(f"{label} ({value!r}) must be a whole number >= {low}")
         for label, value in (("gpus_per_actor", gpus_per_actor), ("connect_timeout_s", connect_timeout_s),
-                             ("ready_timeout_s", ready_timeout_s)):  # fmt: skip
+                             ("ready_timeout_s", ready_timeout_s), ("wait_timeout_s", wait_timeout_s)):  # fmt: skip
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                       or not math.isfinite(value) or value < 0):
                 raise ConfigError(f"{label} ({value!r}) must be a finite number >= 0")
@@ -205,33 +211,68 @@ class RayExecutor(Executor):
         self.device = device
         self.retries = retries
         self.ready_timeout_s = float(ready_timeout_s)
+        self.wait_timeout_s = None if wait_timeout_s is None else float(wait_timeout_s)
         self._owns_ray = False
-        self._connect(connect_timeout_s, num_cpus, runtime_env)
-        resources = self.ray.cluster_resources()
-        self.cluster_cpus = float(resources.get("CPU", 0))
-        self.cluster_gpus = float(resources.get("GPU", 0))
-        self.gpus_per_actor = (1.0 if self.cluster_gpus else 0.0) if gpus_per_actor is None else float(gpus_per_actor)
-        if actors is None:
-            actors = int(self.cluster_gpus // self.gpus_per_actor) if self.gpus_per_actor else \
-                int(self.cluster_cpus // threads_per_actor)  # fmt: skip
-        self.slots = max(1, actors)
-        need_cpu, need_gpu = self.slots * threads_per_actor, self.slots * self.gpus_per_actor
-        if need_cpu > self.cluster_cpus or need_gpu > self.cluster_gpus:
-            raise ConfigError(f"{self.slots} actors x {threads_per_actor} CPU threads and {self.gpus_per_actor:g} GPUs "
-                              f"need {need_cpu} CPUs and {need_gpu:g} GPUs; the Ray cluster has {self.cluster_cpus:g} "
-                              f"CPUs and {self.cluster_gpus:g} GPUs; use fewer actors or threads")  # fmt: skip
+        self._started = False
+        self._asked = {"actors": actors, "gpus_per_actor": gpus_per_actor, "num_cpus": num_cpus,
+                       "runtime_env": runtime_env}  # fmt: skip
+        self.slots = actors or 1  # until the cluster is known (see start())
+        self.cluster_cpus = self.cluster_gpus = None
+        self.gpus_per_actor = None if gpus_per_actor is None else float(gpus_per_actor)
+        target = self._target()
+        if target not in (None, "local", "auto"):
+            probe_address(target, connect_timeout_s)  # a typo fails in seconds, even with a Ray already running here
         self._source: str | None = None
         self._actors: list = []
         self._busy: list = []
         self._infos: list = []
         self._shared: tuple | None = None
 
+    def _target(self) -> str | None:
+        return self.address if self.address is not None else os.environ.get("RAY_ADDRESS") or None
+
+    @property
+    def started(self) -> bool:
+        """Whether Ray has been joined (or started) yet: only when the first unit is submitted."""
+        return self._started
+
+    def start(self) -> RayExecutor:
+        """Join (or start) Ray and size the actor pool; done by the first :meth:`submit`, so a run
+        whose every unit is already stored never starts Ray. Returns ``self``.
+
+        Raises
+        ------
+        ConfigError
+            Ray cannot be started or reached, or the cluster lacks the CPUs / GPUs asked for.
+        """
+        if self._started:
+            return self
+        asked = self._asked
+        self._connect(asked["num_cpus"], asked["runtime_env"])
+        resources = self.ray.cluster_resources()
+        self.cluster_cpus = float(resources.get("CPU", 0))
+        self.cluster_gpus = float(resources.get("GPU", 0))
+        if asked["gpus_per_actor"] is None:
+            self.gpus_per_actor = 1.0 if self.cluster_gpus else 0.0
+        actors = asked["actors"]
+        if actors is None:
+            actors = int(self.cluster_gpus // self.gpus_per_actor) if self.gpus_per_actor else \
+                int(self.cluster_cpus // self.threads_per_actor)  # fmt: skip
+        slots = max(1, actors)
+        need_cpu, need_gpu = slots * self.threads_per_actor, slots * self.gpus_per_actor
+        if need_cpu > self.cluster_cpus or need_gpu > self.cluster_gpus:
+            self.close()
+            raise ConfigError(f"{slots} actors x {self.threads_per_actor} CPU threads and {self.gpus_per_actor:g} GPUs "
+                              f"need {need_cpu} CPUs and {need_gpu:g} GPUs; the Ray cluster has {self.cluster_cpus:g} "
+                              f"CPUs and {self.cluster_gpus:g} GPUs; use fewer actors or threads")  # fmt: skip
+        self.slots = slots
+        self._started = True
+        return self
+
     # ------------------------------------------------------------------ cluster
-    def _connect(self, timeout_s: float, num_cpus, runtime_env) -> None:
+    def _connect(self, num_cpus, runtime_env) -> None:
         ray = self.ray
-        address = self.address if self.address is not None else os.environ.get("RAY_ADDRESS") or None
-        if address not in (None, "local", "auto"):
-            probe_address(address, timeout_s)  # a typo fails in seconds, even with a Ray already running here
+        address = self._target()
         if ray.is_initialized():
             logger.info("using the Ray already initialised in this process%s",
                         f" (ray_address {address!r} is not used)" if address is not None else "")  # fmt: skip
@@ -269,6 +310,7 @@ class RayExecutor(Executor):
         source = model_source(model)
         if source == self._source:
             return self._actors
+        self.start()
         self._source = None
         if not self._actors:
             self._actors = [self._new_actor(source) for _ in range(self.slots)]
@@ -329,7 +371,13 @@ class RayExecutor(Executor):
     def wait(self, handles: Sequence[Handle]) -> list[Handle]:
         ray = self.ray
         by_ref = {h.extra["ref"]: h for h in handles}
-        ready, _ = ray.wait(list(by_ref), num_returns=1)
+        ready, _ = ray.wait(list(by_ref), num_returns=1, timeout=self.wait_timeout_s)
+        if not ready:
+            raise InterventionError(
+                f"no unit finished within wait_timeout_s={self.wait_timeout_s:g} s ({len(by_ref)} in flight, e.g. "
+                f"{handles[0].unit.key!r}); the cluster may be stalled (actors waiting for resources, a hung node). "
+                "The finished units are stored: run again to resume, or raise wait_timeout_s for long units"
+            )
         rest = [r for r in by_ref if r not in ready]
         more = ray.wait(rest, num_returns=len(rest), timeout=0)[0] if rest else []
         done = []
@@ -357,7 +405,10 @@ class RayExecutor(Executor):
 
     # ------------------------------------------------------------------ life
     def describe(self) -> dict:
-        return {"executor": self.name, "address": self.address, "actors": self.slots,
+        if not self._started:  # every unit was stored: Ray was never needed
+            return {"executor": self.name, "address": self.address, "started": False,
+                    "actors": self._asked["actors"], "threads_per_actor": self.threads_per_actor}  # fmt: skip
+        return {"executor": self.name, "address": self.address, "started": True, "actors": self.slots,
                 "threads_per_actor": self.threads_per_actor, "gpus_per_actor": self.gpus_per_actor,
                 "cluster_cpus": self.cluster_cpus, "cluster_gpus": self.cluster_gpus,
                 "workers": [dict(i) for i in self._infos]}  # fmt: skip
@@ -377,7 +428,9 @@ class RayExecutor(Executor):
             if self._owns_ray:
                 self.ray.shutdown()
         self._owns_ray = False
+        self._started = False
 
     def __repr__(self) -> str:
-        return f"RayExecutor(actors={self.slots}, threads_per_actor={self.threads_per_actor}, " \
-               f"gpus_per_actor={self.gpus_per_actor:g})"  # fmt: skip
+        gpus = "?" if self.gpus_per_actor is None else f"{self.gpus_per_actor:g}"
+        return f"RayExecutor(actors={self.slots}, threads_per_actor={self.threads_per_actor}, gpus_per_actor={gpus}, " \
+               f"started={self._started})"  # fmt: skip

@@ -30,12 +30,15 @@ def test_flags_and_config_file_become_run_options(tmp_path):
     run, settings = _parse(["--config", str(config), "--actors", "2"])
     assert run.scaleout.executor == "ray" and run.scaleout.actors == 2 and settings.pairs == 4
     assert _parse([])[0].scaleout == ExecutorOptions()
+    assert _parse(["--executor", "ray", "--wait-timeout-s", "90"])[0].scaleout.wait_timeout_s == 90.0
 
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--ray-address", "h:6379"], "--ray-address applies to --executor ray"),
     (["--executor", "ray", "--actors", "0"], r"actors \(0\) must be a whole number >= 1"),
     (["--executor", "ray", "--gpus-per-actor", "-1"], "gpus_per_actor"),
+    (["--executor", "ray", "--wait-timeout-s", "0"], r"wait_timeout_s \(0.0\) must be a number of seconds > 0"),
+    (["--wait-timeout-s", "60"], "--wait-timeout-s applies to --executor ray"),
 ])  # fmt: skip
 def test_bad_scaleout_options_are_refused(argv, message):
     with pytest.raises(ConfigError, match=message):

@@ -123,6 +123,42 @@ def test_killed_driver_resumes_computing_only_the_rest(ray_ex, model_folder, tas
     assert third.keys == [] and np.array_equal(done.values, local_map.values)
 
 
+def test_a_resume_with_every_unit_stored_never_starts_ray(ray_ex, model_folder, task, pairs, local_map, tmp_path):
+    from intervene.executors import RayExecutor
+
+    intervene.sweep(model_folder, task, pairs, SITES, checkpoint_dir=tmp_path, executor=ray_ex, **KW)
+    fresh = RayExecutor(actors=1)
+
+    def start():
+        raise AssertionError("a resume with nothing to compute must not join or start Ray")
+
+    fresh.start = start
+    done = intervene.sweep(model_folder, task, pairs, SITES, checkpoint_dir=tmp_path, executor=fresh, **KW)
+    assert not fresh.started and fresh.describe()["started"] is False
+    np.testing.assert_array_equal(done.values, local_map.values)
+    fresh.close()
+
+
+def test_a_stalled_unit_ends_the_wait_with_a_clear_error(ray_ex, model_folder):
+    from intervene.executors import WorkUnit, run_units
+    from tasks.errors import InterventionError
+
+    def slow(model, shared, seconds):
+        time.sleep(seconds)
+        return seconds
+
+    ray_ex.pool(model_folder)
+    before, ray_ex.wait_timeout_s = ray_ex.wait_timeout_s, 0.5
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(InterventionError, match=r"no unit finished within wait_timeout_s=0.5 s.*'stalled'"):
+            list(run_units(ray_ex, model_folder, slow, [WorkUnit("stalled", 0, (3.0,))]))
+        assert time.monotonic() - t0 < 2.5
+    finally:
+        ray_ex.wait_timeout_s = before
+    assert [r.value for r in run_units(ray_ex, model_folder, slow, [WorkUnit("quick", 0, (0.0,))])] == [0.0]
+
+
 def test_store_of_other_settings_is_refused(ray_ex, model_folder, task, pairs, tmp_path):
     WorkStore(tmp_path, checkpoint_settings(model_folder, task, SITES, {"window_ms": 100}))
     counting = Counting(ray_ex)
