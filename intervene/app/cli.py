@@ -145,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     from intervene.app.cli_anatomy import add_commands  # ablate, window, heads, steer, lens (issue 13)
 
     add_commands(sub)
+    from intervene.app.cli_atlas import add_commands as add_atlas  # atlas (issue 16)
+
+    add_atlas(sub)
     return parser
 
 
