@@ -3,7 +3,11 @@
 Each clip is scored by :class:`tasks.KeywordTask` (teacher-forced log-probability of each label
 word after the decoder prompt); the prediction is the best-scoring word. By default the clips
 are a synthetic Speech Commands set (every :func:`tasks.voices` voice x rates 150, 190 x
-pitches 40, 60, one clip per word); ``--data`` evaluates a recorded Speech Commands folder.
+pitches 40, 60, one clip per word); ``--data`` evaluates recordings instead: a Speech Commands
+folder (``speech_commands:PATH``, or the bare folder path), or any other dataset spec
+(``librispeech:``, ``manifest:``, ``hf:``, ``folder:``) whose one-word clips say a label word
+(other clips are skipped and counted). ``--executor ray`` scores the clips on Ray actors (the
+numbers are the same; see ``--help``).
 
 Writes ``<out>/results.json`` (per model: accuracy and its 95% Wilson interval, per-word,
 per-voice, per-rate and per-pitch accuracy, confusion, every clip's scores), ``<out>/index.html``
@@ -14,7 +18,8 @@ Examples (from the repository root)::
 
     python benchmarks/keyword_accuracy.py                          # both models, 560 clips
     python benchmarks/keyword_accuracy.py --quick --out /tmp/ka    # tiny.en, 10 clips
-    python benchmarks/keyword_accuracy.py --data ~/speech_commands_v0.02 --split testing
+    python benchmarks/keyword_accuracy.py --data speech_commands:~/speech_commands_v0.02 --split testing
+    python benchmarks/keyword_accuracy.py --data folder:~/my_recordings --executor ray
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from benchmarks.common import (
     whole_numbers,
     write_report,
 )
+from benchmarks.common.data import check_data
 from tasks.errors import ConfigError
 from tasks.tts import canonical_voice
 
@@ -93,11 +99,16 @@ class KeywordAccuracySettings(BenchmarkSettings):
         put("pitches", whole_numbers("pitches", self.pitches, 0, 99))
         put("seed", whole("seed", self.seed, 0))
         if self.data is not None:
-            put("data", names("data", str(self.data))[0])
-        split = self.split if self.split is not None else ("testing" if self.data else "all")
+            data = self.data[0] if isinstance(self.data, (list, tuple)) and len(self.data) == 1 else self.data
+            if not isinstance(data, str):
+                raise ConfigError(f"data ({self.data!r}) must be one dataset spec, e.g. speech_commands:PATH")
+            put("data", check_data("data", data if ":" in data else f"speech_commands:{data}")[0])
+        commands = self.data is not None and self.data.startswith("speech_commands:")
+        split = self.split if self.split is not None else ("testing" if commands else "all")
         put("split", choice("split", split, SPLITS))
-        if self.data is None and split != "all":
-            raise ConfigError(f"split ({split!r}) applies to --data folders; the synthetic set is evaluated whole")
+        if not commands and split != "all":
+            raise ConfigError(f"split ({split!r}) applies to speech_commands --data folders; this data is "
+                              "evaluated whole")  # fmt: skip
         if self.max_per_word is not None:
             put("max_per_word", whole("max_per_word", self.max_per_word, 1))
         put("audio_examples", whole("audio_examples", self.audio_examples, 0))
@@ -111,8 +122,9 @@ def add_arguments(parser) -> None:
     g.add_argument("--rates", nargs="+", type=int, metavar="WPM", help="speaking rates (default: 150 190)")
     g.add_argument("--pitches", nargs="+", type=int, metavar="P", help="pitches 0-99 (default: 40 60)")
     g.add_argument("--seed", type=int, help="seed of the synthetic set's onsets (default: 0)")
-    g.add_argument("--data", metavar="DIR", help="a recorded Speech Commands folder instead of synthetic speech")
-    g.add_argument("--split", choices=SPLITS, help="split of --data to evaluate (default: testing)")
+    g.add_argument("--data", metavar="SPEC", help="recordings instead of synthetic speech: speech_commands:PATH (or "
+                   "the folder path), or librispeech:PATH, manifest:PATH, hf:NAME_OR_PATH, folder:PATH (one-word clips)")
+    g.add_argument("--split", choices=SPLITS, help="split of a speech_commands --data to evaluate (default: testing)")
     g.add_argument("--max-per-word", dest="max_per_word", type=int, metavar="N",
                    help="at most N clips per word (the first by file name)")  # fmt: skip
     g.add_argument("--audio-examples", dest="audio_examples", type=int, metavar="N",
@@ -134,8 +146,10 @@ def work_settings(settings: KeywordAccuracySettings) -> dict:
     """The settings that change a clip's result (the models, voices and split only select clips)."""
     if settings.data is None:
         data = {"kind": "synthetic", "seed": settings.seed, "duration_s": 1.0}
+    elif settings.data.startswith("speech_commands:"):  # as before specs, so older run folders resume
+        data = {"kind": "folder", "root": settings.data.partition(":")[2]}
     else:
-        data = {"kind": "folder", "root": str(Path(settings.data).expanduser().resolve())}
+        data = {"kind": "spec", "spec": settings.data}
     return {"format": WORK_FORMAT, "words": list(settings.words), "data": data}
 
 
@@ -144,18 +158,18 @@ def main(argv: Sequence[str] | None = None) -> Outcome:
     """Run the benchmark (``argv``: command-line arguments; None reads ``sys.argv``)."""
     setup_logging()
     run, settings = parse_settings(argv, KeywordAccuracySettings, script=SCRIPT, description=__doc__,
-                                   add_arguments=add_arguments, quick_preset=QUICK_PRESET)  # fmt: skip
-    with run_folder(run, settings, work=work_settings(settings)) as store:
+                                   add_arguments=add_arguments, quick_preset=QUICK_PRESET, scaleout=True)  # fmt: skip
+    with run_folder(run, settings, work=work_settings(settings)) as store, run.scaleout.open(run.device) as executor:
         examples, data = load_examples(settings, run.out)
         task = tasks.KeywordTask(settings.words)
         per_model, computed, reused = {}, {}, {}
         for name in settings.models:
-            records, computed[name] = evaluate_model(name, task, examples, store, run)
+            records, computed[name] = evaluate_model(name, task, examples, store, run, executor)
             reused[name] = len(records) - computed[name]
             per_model[name] = summarize(list(settings.words), examples, records, settings.voices)
         command = command_line(SCRIPT, argv)
         results = {"benchmark": SCRIPT, "settings": settings.to_dict(), "settings_digest": settings.digest(),
-                   "data": data, "command": command, "models": per_model}  # fmt: skip
+                   "data": data, "command": command, "models": per_model, "executor": executor.describe()}  # fmt: skip
         sections = build_sections(run.out, per_model, examples, data, settings, command)
         write_report(run.out, "Zero-shot keyword accuracy", sections, results)
     echo(summary_table(per_model).to_text())

@@ -76,7 +76,9 @@ def build_sections(out: Path, per_model: dict, examples: list, data: dict, setti
     """Write the figures and return the report's sections."""
     source = (f"synthetic Speech Commands set: {len(data['voices'])} voices x rates {data['rates']} x pitches "
               f"{data['pitches']} x {len(data['words'])} words" if data["kind"] == "synthetic"
-              else f"Speech Commands folder {data['root']}, split {data['split']}")  # fmt: skip
+              else f"Speech Commands folder {data['root']}, split {data['split']}" if data["kind"] == "folder"
+              else f"{data['spec']}: {data['n_clips']} one-word clips ({data['skipped_not_a_label_word']} other "
+                   "clips skipped)")  # fmt: skip
     text = (f"{data['n_clips']} clips from a {source}. Forced choice among {', '.join(settings.words)}: the "
             f"prediction is the word with the highest teacher-forced log-probability after the decoder "
             f"prompt.\n\nCommand: {command}")  # fmt: skip

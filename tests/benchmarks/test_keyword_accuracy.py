@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -151,7 +152,8 @@ def test_speech_commands_folder_with_split_and_limit(quick_run, tmp_path):
     outcome = ka.main(["--quick", "--out", str(tmp_path / "a"), "--no-progress", "--device", "cpu", "--data", folder,
                        "--split", "all", "--words", "yes", "no", "--max-per-word", "1", "--audio-examples", "0"])  # fmt: skip
     results = _results(tmp_path / "a")
-    assert results["data"] == {"kind": "folder", "root": folder, "split": "all", "n_clips": 2}
+    assert results["data"] == {"kind": "folder", "root": folder, "split": "all", "n_clips": 2,
+                               "spec": f"speech_commands:{folder}"}  # fmt: skip
     m = results["models"]["whisper-tiny.en"]
     assert outcome.computed == {"whisper-tiny.en": 2} and m["n"] == 2 and np.sum(m["confusion"]) == 2
     assert sorted(c["key"].split("/")[0] for c in m["clips"]) == ["no", "yes"]  # one clip of each word
@@ -163,14 +165,16 @@ def test_speech_commands_folder_with_split_and_limit(quick_run, tmp_path):
 
 
 def test_settings_validation(tmp_path):
-    with pytest.raises(ConfigError, match="applies to --data folders"):
+    with pytest.raises(ConfigError, match="applies to speech_commands --data folders"):
         ka.KeywordAccuracySettings(split="testing")
     with pytest.raises(ConfigError, match="rates .* must be one or more whole numbers"):
         ka.KeywordAccuracySettings(rates=("fast",))
     with pytest.raises(ConfigError, match="lists a value twice"):
         ka.KeywordAccuracySettings(models=("whisper-base", "whisper-base"))
     s = ka.KeywordAccuracySettings(data=str(tmp_path))
-    assert s.split == "testing" and s.voices == tuple(tasks.voices())
+    assert s.split == "testing" and s.voices == tuple(tasks.voices()) and s.data == f"speech_commands:{tmp_path}"
+    with pytest.raises(ConfigError, match="does not exist"):
+        ka.KeywordAccuracySettings(data=f"folder:{tmp_path / 'missing'}")
     assert ka.KeywordAccuracySettings.from_dict(s.to_dict()) == s
 
 
@@ -194,3 +198,28 @@ def test_scripts_import_benchmarks_as_a_package():
     for entry in ("patching_heatmaps", "corruption_ablation", "keyword_accuracy", "perf"):
         assert (REPO_ROOT / "benchmarks" / f"{entry}.py").is_file()
         assert not (REPO_ROOT / "benchmarks" / entry).exists()  # a folder of the same name would shadow the script
+
+
+def test_any_dataset_of_one_word_clips(quick_run, tmp_path):
+    """--data folder:... : clips whose transcript is a label word are scored like the synthetic ones;
+    the others are skipped and counted."""
+    import shutil
+
+    out, _ = quick_run
+    clips = _results(out)["models"]["whisper-tiny.en"]["clips"]
+    root = Path(_results(out)["data"]["root"])
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    for clip in clips[:2]:
+        word, stem = clip["key"].split("/")
+        shutil.copy(root / word / f"{stem}.wav", folder / f"{stem}-{word}.wav")
+        (folder / f"{stem}-{word}.txt").write_text(word.upper() + ".\n")
+    shutil.copy(root / word / f"{stem}.wav", folder / "sentence.wav")
+    (folder / "sentence.txt").write_text("this is not one word")
+    ka.main(["--quick", "--out", str(tmp_path / "f"), "--no-progress", "--device", "cpu", "--data", f"folder:{folder}",
+             "--audio-examples", "0"])  # fmt: skip
+    results = _results(tmp_path / "f")
+    assert results["data"]["skipped_not_a_label_word"] == 1 and results["data"]["n_clips"] == 2
+    got = {c["word"]: c["scores"] for c in results["models"]["whisper-tiny.en"]["clips"]}
+    for clip in clips[:2]:
+        assert got[clip["word"]] == pytest.approx(clip["scores"], abs=1e-5)
