@@ -12,7 +12,8 @@ evaluation never uses (``CALIBRATED_LAG_S`` in ``intervene/models/whisper/alignm
 ``--data SPEC ...`` also aligns dataset clips (``librispeech:PATH``, ``manifest:PATH``,
 ``hf:NAME_OR_PATH``, ``speech_commands:PATH``, ``folder:PATH``); clips with word spans of
 their own (a manifest's words, MFA TextGrids) are scored against them, per spec (the summary
-table is the synthetic set's).
+table is the synthetic set's). ``--executor ray`` aligns the clips on Ray actors (the same
+numbers; the lag an actor reads is kept in the run folder's store).
 
 Writes ``<out>/results.json`` (every word's errors, summaries per model, voice and rate),
 ``<out>/index.html`` (tables, error histograms); each clip's result is kept in
@@ -24,6 +25,7 @@ Examples (from the repository root)::
     python -m benchmarks.alignment --quick --out /tmp/al  # 3 voices x 1 rate x 1 sentence
     python -m benchmarks.alignment --calibrate --models whisper-tiny.en whisper-base
     python -m benchmarks.alignment --data manifest:~/my_clips/manifest.csv
+    python -m benchmarks.alignment --data librispeech:~/LibriSpeech/dev-clean --executor ray --ray-address auto
 """
 
 from __future__ import annotations
@@ -45,7 +47,6 @@ from benchmarks.common import (
     names,
     number,
     parse_settings,
-    progress,
     run_cli,
     run_folder,
     setup_logging,
@@ -53,6 +54,8 @@ from benchmarks.common import (
     whole_numbers,
     write_report,
 )
+from benchmarks.common.data import check_data
+from benchmarks.common.units import run_stored
 from benchmarks.wordtiming.data import (
     CALIBRATION_SENTENCES,
     EVAL_SENTENCES,
@@ -66,7 +69,6 @@ from benchmarks.wordtiming.measure import (
     word_errors,
 )
 from benchmarks.wordtiming.report import build_sections, summary_table
-from tasks.datasets import parse_spec
 from tasks.errors import ConfigError
 from tasks.tts import canonical_voice
 
@@ -105,9 +107,7 @@ class AlignmentSettings(BenchmarkSettings):
         put("rates", whole_numbers("rates", self.rates, 80, 450))
         put("per_combo", whole("per_combo", self.per_combo, 1))
         put("lead_s", number("lead_s", self.lead_s, 0.0, 5.0))
-        put("data", tuple(names("data", self.data)) if self.data else ())
-        for spec in self.data:
-            parse_spec(spec)
+        put("data", check_data("data", names("data", self.data)) if self.data else ())
         put("max_clips", whole("max_clips", self.max_clips, 1))
         if not isinstance(self.calibrate, bool):
             raise ConfigError(f"calibrate ({self.calibrate!r}) must be true or false")
@@ -149,15 +149,36 @@ def _align_clip(model, clip) -> dict:
     return result
 
 
-def run_model(name: str, clips: list, store: WorkStore, run) -> dict:
-    import intervene
+def _align_unit(model, shared, clip) -> dict:
+    """One unit of work (where the executor runs it): align one clip."""
+    return _align_clip(model, clip)
 
-    model = intervene.load_model(name, device=run.device)
-    lag = model.alignment_lag_s()
-    records = []
-    for clip in progress(clips, enabled=run.progress, desc=f"aligning with {name}"):
-        key = make_key(name, f"lag{1000 * lag:+.0f}ms", clip.key)  # a new calibration recomputes
-        records.append(store.get_or_compute(key, lambda c=clip: _align_clip(model, c)))
+
+def _lag_unit(model, shared) -> float:
+    """The model's calibrated lag, read where the model is (a Ray actor)."""
+    return model.alignment_lag_s()
+
+
+def run_model(name: str, clips: list, store: WorkStore, run, executor=None) -> dict:
+    """Every clip's alignment with model ``name`` (units on ``executor``, default: here).
+
+    A clip's key holds the lag subtracted, so a new calibration recomputes. In this process the
+    lag is the loaded model's; on Ray it is read once by an actor and kept in the store.
+    """
+    import intervene
+    from intervene.executors import LocalExecutor
+
+    executor = executor or LocalExecutor(device=run.device)
+    lag_key = make_key(name, "alignment-lag")
+    if executor.name == "local":
+        model = intervene.load_model(name, device=run.device)
+        lag = store.put(lag_key, model.alignment_lag_s())
+    else:
+        model = name  # the actors load it
+        lag = next(run_stored(executor, name, _lag_unit, [(lag_key, ())], store))
+    items = [(make_key(name, f"lag{1000 * lag:+.0f}ms", clip.key), (clip,)) for clip in clips]
+    records = list(run_stored(executor, model, _align_unit, items, store, progress=run.progress,
+                              desc=f"aligning with {name}", unit_name="clip"))  # fmt: skip
     summary = {}
     synthetic = [r for r in records if r["group"]["source"] == "synthetic"]
     for variant in ("speechlens", "raw"):
@@ -175,8 +196,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     """Run the benchmark (``argv``: command-line arguments; None reads ``sys.argv``)."""
     setup_logging()
     run, settings = parse_settings(argv, AlignmentSettings, script=SCRIPT, description=__doc__,
-                                   add_arguments=add_arguments, quick_preset=QUICK_PRESET)  # fmt: skip
-    with run_folder(run, settings):
+                                   add_arguments=add_arguments, quick_preset=QUICK_PRESET, scaleout=True)  # fmt: skip
+    with run_folder(run, settings), run.scaleout.open(run.device) as executor:
         sentences = CALIBRATION_SENTENCES if settings.calibrate else EVAL_SENTENCES
         rates = (CALIBRATION_RATE,) if settings.calibrate else settings.rates
         clips = synthetic_clips(sentences, settings.chosen_voices(), rates, settings.per_combo, settings.lead_s)
@@ -187,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
             clips += found
         store = WorkStore(run.out / "work", {"format": WORK_FORMAT, "calibrate": settings.calibrate,
                                              "lead_s": settings.lead_s})  # fmt: skip
-        per_model = {name: run_model(name, clips, store, run) for name in settings.models}
+        per_model = {name: run_model(name, clips, store, run, executor) for name in settings.models}
         for spec, info in data_info.items():
             recs = [r for m in per_model.values() for r in m["records"] if r["group"]["source"] == spec]
             scores = [r["confidence"] for r in recs if r["confidence"] is not None and math.isfinite(r["confidence"])]
@@ -196,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
                                            [v for r in recs for v in r["speechlens"]["offset_ms"]])  # fmt: skip
         command = command_line(SCRIPT, argv)
         results = {"benchmark": SCRIPT, "settings": settings.to_dict(), "command": command,
-                   "calibration": settings.calibrate, "data": data_info,
+                   "calibration": settings.calibrate, "data": data_info, "executor": executor.describe(),
                    "models": {n: {k: v for k, v in m.items()} for n, m in per_model.items()}}  # fmt: skip
         sections = build_sections(run.out, per_model, settings, command, data_info)
         write_report(run.out, "Word timings from the model" + (" (calibration)" if settings.calibrate else ""),

@@ -49,3 +49,19 @@ def test_keyword_accuracy_on_ray_gives_the_local_numbers_and_resumes_locally(ray
     assert again.computed == {"whisper-tiny.en": 0} and again.reused == {"whisper-tiny.en": 3}
     ray_again = ka.main(args + ["--out", str(tmp_path / "ray"), *RAY])  # nor on Ray, which is never started
     assert ray_again.results["executor"]["started"] is False
+
+
+@pytest.mark.slow
+def test_alignment_on_ray_gives_the_local_numbers(ray_local, tmp_path):
+    from benchmarks import alignment
+
+    args = ["--voices", "en-us", "--rates", "170", "--per-combo", "1", "--no-progress", "--device", "cpu"]
+    local = alignment.main(args + ["--out", str(tmp_path / "local")])
+    remote = alignment.main(args + ["--out", str(tmp_path / "ray"), *RAY])
+    assert remote["executor"]["started"] is True
+    a, b = (r["models"]["whisper-tiny.en"] for r in (local, remote))
+    assert a["lag_s"] == b["lag_s"] and len(a["records"]) == len(b["records"]) == 1
+    for x, y in zip(a["records"], b["records"]):
+        assert x["text"] == y["text"]
+        for left, right in zip(x["speechlens_spans"], y["speechlens_spans"]):
+            assert left[0] == right[0] and left[1:] == pytest.approx(right[1:], abs=0.021)  # one 20 ms frame
