@@ -18,11 +18,27 @@ span is known. Every unit (a transcript under an intervention, a lens, a clip's 
 kept in ``<out>/work`` as it finishes: run the same command again to resume. Writes
 ``<out>/index.html``, figures, and ``<out>/results.json`` (last).
 
+``--data SPEC [SPEC ...]`` (``--max-clips N`` per spec, default 3): the scored speech (sections
+1, 2, 3, 4 and the WER side of 6) is the datasets' recordings with transcripts (the references of
+WER) instead of synthesis; ``--voices`` is then unused. Word spans (per-word kept / deleted /
+substituted, the splice targets) are the dataset's own, else the model's alignment of the
+transcript; section 4 grades heads only on clips with spans of their own (dataset or
+synthesizer), else says "not available for this data". Synthetic in every case: the logit
+lens's keyword clips (5), the non-speech clips (noise, tones, silence) and the speech of the
+steering direction (6). results.json records the data (``"data"``) and each clip's span source.
+
+``--executor ray`` runs the units (one per clip x condition: a transcript under a window, head
+window, splice or steering; a lens table; a clip's alignment) on Ray actors that each load the
+model; the steering direction is its own stored unit, computed once and handed to every steering
+unit. The numbers are those of a local run, and either executor resumes the other's folder.
+
 Examples (from the repository root)::
 
     python benchmarks/whisper_anatomy.py                                  # tiny.en, 3 voices
     python benchmarks/whisper_anatomy.py --quick --out /tmp/anatomy       # one short clip, about a minute
     python benchmarks/whisper_anatomy.py --models whisper-tiny.en whisper-base
+    python benchmarks/whisper_anatomy.py --data librispeech:/data/LibriSpeech/dev-clean --max-clips 5
+    python benchmarks/whisper_anatomy.py --quick --executor ray --actors 2
 """
 
 from __future__ import annotations
@@ -34,19 +50,17 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import tasks
-from benchmarks.anatomy import claims
-from benchmarks.anatomy import measure as ms
-from benchmarks.anatomy.data import speech_clips
+from benchmarks.anatomy.data import data_speech_clips, speech_clips
 from benchmarks.anatomy.report import build_sections, summary_table
+from benchmarks.anatomy.units import shape_of
+from benchmarks.anatomy.work import run_model
 from benchmarks.common import (
     BenchmarkSettings,
     command_line,
     echo,
-    make_key,
     names,
     number,
     parse_settings,
-    progress,
     run_cli,
     run_folder,
     setup_logging,
@@ -54,16 +68,20 @@ from benchmarks.common import (
     whole_numbers,
     write_report,
 )
+from benchmarks.common.data import add_data_arguments, check_data, data_record
 from tasks.errors import ConfigError
 from tasks.tts import canonical_voice
 
-__all__ = ["QUICK_PRESET", "WhisperAnatomySettings", "main"]
+__all__ = ["QUICK_PRESET", "WhisperAnatomySettings", "main", "shape_of"]
 
 logger = logging.getLogger("whisper_anatomy")
 
 SCRIPT = "whisper_anatomy"
 WORK_FORMAT = "whisper_anatomy/1"
 NONSPEECH = ("white_noise", "pink_noise", "tone_440hz", "tone_1khz", "chirp", "silence")
+SYNTHETIC_WITH_DATA = ["logit_lens: the keyword clips (espeak-ng)",
+                       "steering: the non-speech clips (noise, tones, silence) and the direction's speech"]
+"""What stays synthetic when the scored speech comes from ``--data``."""
 QUICK_PRESET = {
     "voices": ("en-us",),
     "sentences_per_clip": 1,
@@ -106,6 +124,8 @@ class WhisperAnatomySettings(BenchmarkSettings):
     steer_layer: int | None = None
     nonspeech: tuple = NONSPEECH
     nonspeech_s: float = 3.0
+    data: tuple = ()
+    max_clips: int | None = 3
 
     def __post_init__(self):
         def put(name, value):
@@ -120,7 +140,11 @@ class WhisperAnatomySettings(BenchmarkSettings):
         put("head_k", whole("head_k", self.head_k, 1, 1500))
         if self.head_layers is not None:
             put("head_layers", whole_numbers("head_layers", self.head_layers, 0, 63))
-        put("head_clips", whole("head_clips", self.head_clips, 0, len(self.voices)))
+        put("data", check_data("data", self.data))
+        if self.max_clips is not None:
+            put("max_clips", whole("max_clips", self.max_clips, 1, 10_000))
+        most = len(self.voices) if not self.data else 10_000
+        put("head_clips", whole("head_clips", self.head_clips, 0, most))
         put("harm_wer", number("harm_wer", self.harm_wer, 0.0, 1.0))
         put("splice_words", whole("splice_words", self.splice_words, 0, 20))
         for name in ("splice_layer", "steer_layer"):
@@ -155,6 +179,8 @@ def add_arguments(parser) -> None:
     g.add_argument("--keywords", nargs="+", metavar="WORD", help="logit lens keywords (default: the 10 core words)")
     g.add_argument("--alphas", nargs="+", type=float, metavar="A", help="steering strengths (0 -0.5 -1 -2)")
     g.add_argument("--nonspeech", nargs="+", metavar="NAME", help=f"non-speech clips ({' '.join(NONSPEECH)})")
+    add_data_arguments(g, what="the scored speech (recordings with transcripts; keyword, non-speech and steering "
+                               "clips stay synthetic)", max_clips_default=3)  # fmt: skip
 
 
 def work_settings(settings: WhisperAnatomySettings) -> dict:
@@ -163,127 +189,12 @@ def work_settings(settings: WhisperAnatomySettings) -> dict:
     return {"format": WORK_FORMAT, **{k: getattr(settings, k) for k in keep}}
 
 
-class _Model:
-    """The model, loaded the first time a unit needs it (a resumed run loads nothing)."""
+class _Recorded:
+    """What :func:`~benchmarks.common.data.data_record` reads of a clip (its dataset's spec, its speaker)."""
 
-    def __init__(self, name: str, device):
-        self.name, self.device, self._model, self.load_s = name, device, None, None
-
-    def __call__(self):
-        if self._model is None:
-            import intervene
-
-            t = time.perf_counter()
-            self._model = intervene.load_model(self.name, device=self.device)
-            self.load_s = time.perf_counter() - t
-        return self._model
-
-
-def shape_of(model) -> dict:
-    """Layer and head counts (kept in the work store, so a resumed run needs no model)."""
-    return {"encoder_layers": model.num_layers("encoder"), "decoder_layers": model.num_layers("decoder"),
-            "heads": int(model.config.encoder_attention_heads)}  # fmt: skip
-
-
-def plan_units(name: str, settings, clips: list, shape: dict, nonspeech: dict) -> dict:
-    """``{section: {unit id: (key, compute(model) -> JSON)}}`` for one model, in report order."""
-    last = shape["encoder_layers"] - 1
-    splice_layer = last if settings.splice_layer is None else settings.splice_layer
-    head_layers = settings.head_layers if settings.head_layers is not None else tuple(range(shape["encoder_layers"]))
-    steer_layer = last if settings.steer_layer is None else settings.steer_layer
-    for layer in (*head_layers, splice_layer, steer_layer):
-        if layer > last:
-            raise ConfigError(f"encoder layer {layer} is out of range for {name} (layers 0-{last})")
-    plan: dict = {s: {} for s in ("base", "window", "heads", "splice", "encoder_lens", "alignment", "logit_lens",
-                                  "direction", "nonspeech", "steer")}  # fmt: skip
-    steer_site = f"encoder.{steer_layer}.block_output"
-    ctx: dict = {}  # the steering direction, once its unit has run (units run in plan order)
-    for c in clips:
-        u = c.utterance
-        plan["base"][c.key] = (make_key(name, "base", c.key), lambda m, u=u: ms.transcript_unit(m, u, [], u))
-        for k in ("all", *settings.ks):
-            plan["window"][k, c.key] = (make_key(name, "window", c.key, f"k{k}"),
-                                        lambda m, u=u, k=k: ms.transcript_unit(m, u, [ms.window(m, k)], u))
-        plan["encoder_lens"][c.key] = (make_key(name, "encoder_lens", c.key), lambda m, c=c: ms.encoder_lens_unit(m, c))
-        plan["alignment"][c.key] = (make_key(name, "alignment", c.key), lambda m, c=c: ms.alignment_unit(m, c))
-        for i in ms.splice_targets(u, settings.splice_words):
-            plan["splice"][c.key, i] = (make_key(name, "splice", c.key, f"L{splice_layer}", f"w{i}"),
-                                        lambda m, c=c, i=i: ms.splice_unit(m, c, i, splice_layer))
-    for c in clips[: settings.head_clips]:
-        for layer in head_layers:
-            for head in range(shape["heads"]):
-                plan["heads"][f"{layer}.{head}", c.key] = (
-                    make_key(name, "head", c.key, f"k{settings.head_k}", f"{layer}.{head}"),
-                    lambda m, u=c.utterance, l=layer, h=head: ms.transcript_unit(m, u, [ms.head_window(settings.head_k, l, h)], u))  # fmt: skip
-    for word in settings.keywords:
-        for voice in settings.keyword_voices:
-            for carrier in (False, True) if settings.carrier else (False,):
-                context = "carrier" if carrier else "alone"
-                plan["logit_lens"][word, voice, context] = (
-                    make_key(name, "logit_lens", word, voice, context),
-                    lambda m, w=word, v=voice, cr=carrier: ms.logit_lens_unit(m, w, v, cr))
-    plan["direction"]["vector"] = (make_key(name, "direction", steer_site, *nonspeech["fit"]),
-                                   lambda m: ms.steering_direction(m, steer_site, nonspeech["fit"]))
-    for alpha in settings.alphas:
-        for clip_name, audio in nonspeech["eval"].items():
-            plan["nonspeech"][alpha, clip_name] = (
-                make_key(name, "nonspeech", steer_site, f"a{alpha:g}", clip_name),
-                lambda m, a=alpha, x=audio: ms.transcript_unit(m, x, ms.steered(steer_site, ctx['vector'], a))["text"])
-        if alpha != 0:
-            for c in clips:
-                plan["steer"][alpha, c.key] = (
-                    make_key(name, "steer", steer_site, f"a{alpha:g}", c.key),
-                    lambda m, a=alpha, u=c.utterance: ms.transcript_unit(m, u, ms.steered(steer_site, ctx['vector'], a), u))
-    plan["meta"] = {"splice_layer": splice_layer, "steer_site": steer_site, "ctx": ctx}
-    return plan
-
-
-def run_model(name: str, settings, clips: list, nonspeech: dict, store, run) -> dict:
-    """Every unit of one model (computed or loaded), then each section's summary."""
-    model = _Model(name, run.device)
-    shape = store.get_or_compute(make_key(name, "shape"), lambda: shape_of(model()))
-    plan = plan_units(name, settings, clips, shape, nonspeech)
-    meta = plan.pop("meta")
-    done: dict = {}
-    t = time.perf_counter()
-    computed = 0
-    units = [(section, uid, key, fn) for section, items in plan.items() for uid, (key, fn) in items.items()]
-    section_s: dict = {}
-    for section, uid, key, fn in progress(units, enabled=run.progress, desc=f"{name} units"):
-        if key not in store:
-            computed += 1
-        t_unit = time.perf_counter()
-        value = store.get_or_compute(key, lambda fn=fn: fn(model()))
-        section_s[section] = section_s.get(section, 0.0) + time.perf_counter() - t_unit
-        done.setdefault(section, {})[uid] = value
-        if section == "direction":
-            meta["ctx"]["vector"] = value
-    compute_s = time.perf_counter() - t
-    base = done["base"]
-    by = _nest
-    sections = {
-        "window": claims.window_section(by(done["window"]), by(done.get("heads", {})), base, settings.head_k,
-                                        settings.harm_wer, shape["heads"]),
-        "splice": claims.splice_section(by(done.get("splice", {})), base, meta["splice_layer"]),
-        "encoder_lens": claims.encoder_lens_section(done["encoder_lens"]),
-        "alignment": claims.alignment_section(done["alignment"], shape["decoder_layers"], shape["heads"]),
-        "logit_lens": claims.logit_lens_section(list(done.get("logit_lens", {}).values()), shape["decoder_layers"]),
-        "steering": claims.steering_section(
-            {str(a): {n: done["nonspeech"][a, n] for n in nonspeech["eval"]} for a in settings.alphas},
-            {str(a): ({c.key: base[c.key] for c in clips} if a == 0 else {c.key: done["steer"][a, c.key] for c in clips})
-             for a in settings.alphas}, base, meta["steer_site"]),
-    }  # fmt: skip
-    return {"shape": shape, "sections": sections, "base": base, "units_computed": computed,
-            "units": len(units), "compute_s": round(compute_s, 2), "model_load_s": model.load_s,
-            "section_s": {k: round(v, 2) for k, v in section_s.items()}}  # fmt: skip
-
-
-def _nest(flat: dict) -> dict:
-    """``{(a, b): v}`` -> ``{a: {b: v}}`` (keys as strings)."""
-    out: dict = {}
-    for (a, b), v in flat.items():
-        out.setdefault(str(a), {})[str(b)] = v
-    return out
+    def __init__(self, clip):
+        self.speaker = clip.voice
+        self.dataset = type("Spec", (), {"spec": clip.spec})()
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
@@ -293,19 +204,29 @@ def main(argv: Sequence[str] | None = None) -> dict:
     setup_logging()
     t_start = time.perf_counter()
     run, settings = parse_settings(argv, WhisperAnatomySettings, script=SCRIPT, description=__doc__,
-                                   add_arguments=add_arguments, quick_preset=QUICK_PRESET)  # fmt: skip
-    with run_folder(run, settings, work=work_settings(settings)) as store:
-        clips = speech_clips(settings.voices, settings.sentences_per_clip, settings.rate, settings.lead_s)
+                                   add_arguments=add_arguments, quick_preset=QUICK_PRESET, scaleout=True)  # fmt: skip
+    with run_folder(run, settings, work=work_settings(settings)) as store, run.scaleout.open(run.device) as executor:
+        left_out: list = []
+        if settings.data:
+            clips, left_out = data_speech_clips(settings.data, settings.max_clips, settings.lead_s)
+            if not clips:
+                raise ConfigError(f"data ({list(settings.data)}): every clip is over Whisper's 30 s: {left_out[:3]}")
+        else:
+            clips = speech_clips(settings.voices, settings.sentences_per_clip, settings.rate, settings.lead_s)
         nonspeech = {"eval": {n: a for n, a in nonspeech_clips(settings.nonspeech_s, seed=0).items()
                               if n in settings.nonspeech},
                      "fit": {n: a for n, a in nonspeech_clips(settings.nonspeech_s, seed=1).items()
                              if n in settings.nonspeech}}  # fmt: skip
-        per_model = {name: run_model(name, settings, clips, nonspeech, store, run) for name in settings.models}
+        per_model = {name: run_model(name, settings, clips, nonspeech, store, run, executor)
+                     for name in settings.models}  # fmt: skip
         command = command_line(SCRIPT, argv)
         results = {"benchmark": SCRIPT, "settings": settings.to_dict(), "settings_digest": settings.digest(),
                    "command": command,
                    "clips": [{"key": c.key, "voice": c.voice, "text": c.text, "duration_s": round(c.duration_s, 3),
-                              "words": len(c.utterance.words)} for c in clips],
+                              "words": len(c.utterance.words) or len(c.text.split())} for c in clips],
+                   "data": data_record(settings.data, [_Recorded(c) for c in clips if c.spec], clips_used=len(clips), left_out=left_out,
+                                       synthetic=[] if not settings.data else SYNTHETIC_WITH_DATA),
+                   "executor": executor.describe(),
                    "models": per_model,
                    "timings": {"total_s": round(time.perf_counter() - t_start, 2)}}  # fmt: skip
         sections = build_sections(run.out, results)
