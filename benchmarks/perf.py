@@ -23,6 +23,12 @@ more (peak memory, truncated-context fidelity, per-pair and per-layer figures); 
     python benchmarks/perf.py --quick         # correctness only: small maps, seconds
     python benchmarks/perf.py --scaleout      # also: the 8-pair heatmap sweep in-process vs on Ray
     python benchmarks/perf.py --scaleout-only --quick   # only that, on 2 pairs
+    python benchmarks/perf.py --no-features   # without the activation-store row
+
+The activation-store section (issue 16, on by default; ``--no-features`` leaves it out) is
+:mod:`benchmarks.speed.features`: frames per second of ``intervene.features.extract`` over
+``features_clips`` synthesized clips, of full forwards with a capture, and of a truncated
+encoder (not exact: its activations differ, so the store does not use it).
 
 The scale-out section (``--scaleout``, opt-in: it needs Ray, ``pip install "speechlens[ray]"``,
 and a few minutes) is :mod:`benchmarks.speed.scaleout`: the same heatmap sweep in this process
@@ -63,6 +69,7 @@ from benchmarks.speed.anatomy import (
     anatomy_rows,
     measure_anatomy,
 )
+from benchmarks.speed.features import STORE_COLUMNS, store_row, store_rows
 from benchmarks.speed.measure import matmul_gflops
 from benchmarks.speed.rows import estimate_summary, estimators, measure_pair
 from benchmarks.speed.scaleout import SCALEOUT_COLUMNS, SCALEOUT_TEXT, measure_scaleout, scaleout_rows, scaleout_text
@@ -74,7 +81,8 @@ __all__ = ["PerfSettings", "main"]
 logger = logging.getLogger("perf")
 SCRIPT = "perf"
 QUICK_PRESET = {"pairs": (("yes", "en-us"),), "window_ms": 340.0, "layers": (0, 3), "context_frames": 100,
-                "ig_steps": 1, "matmul_repeats": 2, "scaleout_pairs": 2, "scaleout_window_ms": 200.0}
+                "ig_steps": 1, "matmul_repeats": 2, "scaleout_pairs": 2, "scaleout_window_ms": 200.0,
+                "features_clips": 2}
 """What ``--quick`` sets: one pair, layers 0 and 3 x three 340 ms windows (6 cells): correctness, not speed."""
 
 
@@ -97,6 +105,8 @@ class PerfSettings(BenchmarkSettings):
     scaleout_only: bool = False  # only that section
     scaleout_pairs: int = 8
     scaleout_window_ms: float = 40.0  # patching_heatmaps.py's windows (its --quick: 200)
+    features: bool = True  # the activation-store extraction row (benchmarks/speed/features.py)
+    features_clips: int = 8
 
     def __post_init__(self):
         def put(name, value):
@@ -120,11 +130,12 @@ class PerfSettings(BenchmarkSettings):
         put("ig_steps", whole("ig_steps", self.ig_steps, 1))
         put("batch_size", whole("batch_size", self.batch_size, 0))
         put("matmul_repeats", whole("matmul_repeats", self.matmul_repeats, 1))
-        for flag in ("scaleout", "scaleout_only"):
+        for flag in ("scaleout", "scaleout_only", "features"):
             if not isinstance(getattr(self, flag), bool):
                 raise ConfigError(f"{flag} ({getattr(self, flag)!r}) must be true or false")
         put("scaleout", self.scaleout or self.scaleout_only)
         put("scaleout_pairs", whole("scaleout_pairs", self.scaleout_pairs, 1, 1000))
+        put("features_clips", whole("features_clips", self.features_clips, 1, 1000))
         put("scaleout_window_ms", number("scaleout_window_ms", self.scaleout_window_ms, FRAME_MS, 1000.0, unit="ms",
                                          multiple_of=FRAME_MS))  # fmt: skip
 
@@ -138,6 +149,10 @@ def add_arguments(p) -> None:
     p.add_argument("--scaleout", action="store_true",
                    help='add the scale-out section: the heatmap sweep in-process vs on Ray (pip install "speechlens[ray]")')
     p.add_argument("--scaleout-only", dest="scaleout_only", action="store_true", help="only the scale-out section")
+    p.add_argument("--no-features", dest="features", action="store_const", const=False,
+                   help="leave out the activation-store extraction row (issue 16)")
+    p.add_argument("--features-clips", dest="features_clips", type=int, metavar="N",
+                   help="clips of the activation-store row (default 8; --quick: 2)")
     p.add_argument("--scaleout-pairs", dest="scaleout_pairs", type=int, metavar="N",
                    help="pairs of the scale-out sweep (default 8; --quick: 2)")
     p.add_argument("--scaleout-window-ms", dest="scaleout_window_ms", type=float, metavar="MS",
@@ -246,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
             records.append(measure_pair(model, task, pair, s, device))
         res = summarize(records, s, model, device, mm)
         res["anatomy"] = measure_anatomy(model, task, pair, **(QUICK_ANATOMY if run.quick else {}))
+        if s.features:
+            res["features"] = store_row(model, n_clips=s.features_clips)
         if s.scaleout:
             res["scaleout"] = measure_scaleout(model, s.scaleout_pairs, run.out, window_ms=s.scaleout_window_ms,
                                                device=run.device)  # fmt: skip
@@ -259,6 +276,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
         anatomy = Section("Head-mask and window sweeps (issue 13)", ANATOMY_TEXT,
                           tables=[Table(COLUMNS, anatomy_rows(res["anatomy"]), digits=3)])
         sections = [Section("Time per map", text, tables=[table]), anatomy]
+        if s.features:
+            sections.append(_features_section(res["features"]))
         if s.scaleout:
             sections.append(_scaleout_section(res["scaleout"]))
         write_report(run.out, "SpeechLens performance", sections, res)
@@ -268,6 +287,13 @@ def main(argv: Sequence[str] | None = None) -> dict:
         _echo_scaleout(res["scaleout"])
     echo(f"\nwrote {run.out / 'perf.json'}")
     return res
+
+
+def _features_section(row: dict) -> Section:
+    text = (f"Frames per second of {row['site']} over {row['clips']} synthesized clips ({row['frames']} audio frames). "
+            "The store runs the full 1500-position encoder and stops at the site: a truncated encoder is faster "
+            "but changes the activations (Whisper attends over the padding too), so it is not used.")
+    return Section("Activation-store extraction (issue 16)", text, tables=[Table(STORE_COLUMNS, store_rows(row), digits=3)])
 
 
 def _scaleout_section(sc: dict) -> Section:

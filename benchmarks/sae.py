@@ -1,26 +1,39 @@
 """Sparse autoencoders on whisper-tiny.en: trained, then measured with several numbers, not one.
 
 1. An activation store of one site (default ``encoder.3.block_output``) over a synthetic corpus
-   (espeak voices x rates x pitches x sentences and command words, plus noise and silence);
-   its extraction speed (frames/s) is reported.
+   (espeak voices x rates x pitches x sentences and command words, plus noise and silence), or
+   over recordings with ``--data SPEC`` (plus the noise and silence clips); its extraction speed
+   (frames/s) is reported.
 2. Clips are split into training and held-out clips (whole clips, seeded).
-3. For each kind (TopK, BatchTopK, ReLU+L1) and width, an SAE per seed is trained on the
-   training frames (``intervene.train_sae``, checkpoints: a rerun resumes).
-4. Per SAE, on held-out clips: ``explained_variance``, ``mse``, ``l0``, ``dead_fraction`` (never
+3. TopK vs ReLU at matched L0: a ReLU SAE's L0 depends on its L1 coefficient, so the
+   coefficient is calibrated first (short ReLU trainings on the training frames, a bracketing
+   search in log-log space, :mod:`benchmarks.saebench.matched`) until its L0 is close to ``k``;
+   the ReLU SAEs are trained with it (and once more with a corrected coefficient when the
+   full-length training lands more than 15% off). ``--no-match-l0`` trains them with ``--l1``.
+4. For each kind (TopK, BatchTopK, ReLU+L1) and width, an SAE per seed is trained on the
+   training frames (``intervene.train_sae``).
+5. Per SAE, on held-out clips: ``explained_variance``, ``mse``, ``l0``, ``dead_fraction`` (never
    active), ``dense_fraction`` (active on > 10% of frames), ``downstream`` (keyword accuracy and
    WER with the site replaced by the reconstruction on the audio frames), ``probe`` (single-feature
-   accuracy for keyword, voice gender and speech vs non-speech), ``stability`` (share of features
-   with a cosine > 0.7 match in the other seed's SAE; AudioSAE reports over 50%).
-5. A steering demo: the best keyword-probe feature of the first SAE, steered over a word's frames.
+   accuracy for keyword, voice gender and speech vs non-speech; a label the clips lack is
+   reported as not available), ``stability`` (share of features with a cosine > 0.7 match in the
+   other seed's SAE; AudioSAE reports over 50%).
+6. A steering demo: the best keyword-probe feature of the first SAE, steered over a word's frames
+   (a held-out recording's word under ``--data``, from its spans or the aligner).
 
-Writes ``<out>/results.json`` (``saes``: name -> those keys), ``<out>/index.html``; the store is
-kept in ``<out>/store`` and the SAEs in ``<out>/saes/<name>`` (SAELens format).
+Calibration runs, trainings and evaluations are units of work kept in ``<out>/work`` (a rerun
+resumes) and run where ``--executor`` says (``local``, or Ray actors: the same numbers).
+
+Writes ``<out>/results.json`` (``saes``: name -> those keys; ``matched_l0``: per width, the TopK
+and the calibrated ReLU SAE side by side), ``<out>/index.html``; the store is kept in
+``<out>/store`` and the SAEs in ``<out>/saes/<name>/seed<s>`` (SAELens format).
 
 Examples (from the repository root)::
 
-    python -m benchmarks.sae                     # 3072-wide TopK and ReLU, 2 seeds each
+    python -m benchmarks.sae                     # 3072-wide TopK and ReLU (matched L0), 2 seeds each
     python -m benchmarks.sae --quick --out /tmp/sae
     python -m benchmarks.sae --site encoder.2.block_output --widths 1536 3072 --k 32
+    python -m benchmarks.sae --data speech_commands:/data/sc --max-clips 200 --executor ray
 """
 
 from __future__ import annotations
@@ -53,11 +66,15 @@ logger = logging.getLogger("sae")
 
 SCRIPT = "sae"
 KINDS = ("topk", "batch_topk", "relu")
-QUICK_PRESET = {"n_speech": 30, "n_noise": 4, "n_silence": 2, "widths": (256,), "k": 16, "steps": 150,
-                "batch_size": 256, "kinds": ("topk", "relu"), "seeds": (0, 1), "downstream_clips": 6}
-"""What ``--quick`` sets: 36 clips, 256-wide SAEs, 150 steps. Measured: 9.5 min on the shared 2-core
-machine at load average 9 (2 min of it extraction at ~18 frames/s); a rerun in the same folder
-reuses the store and the trained SAEs and recomputes only the measurements."""
+WORK_FORMAT = "sae/2"
+CORRECT_ABOVE = 0.15
+"""A calibrated ReLU SAE whose full-length L0 (on training frames) is further than this share from
+``k`` is trained again once with a corrected coefficient."""
+QUICK_PRESET = {"n_speech": 12, "n_noise": 3, "n_silence": 2, "widths": (64,), "k": 8, "steps": 60,
+                "batch_size": 128, "calibration_steps": 60, "calibration_tries": 6, "kinds": ("topk", "relu"),
+                "seeds": (0, 1), "downstream_clips": 3, "max_clips": 12}
+"""What ``--quick`` sets: 17 clips, 64-wide SAEs, 60 steps, a calibration of up to 6 tries, downstream on 3
+held-out clips: every measurement once, about a minute on an idle 2-core machine."""
 
 
 @dataclass(frozen=True)
@@ -71,8 +88,11 @@ class SAESettings(BenchmarkSettings):
     widths: tuple = (3072,)
     k: int = 32
     l1: float = 0.05
-    steps: int = 3000
-    batch_size: int = 1024
+    match_l0: bool = True
+    calibration_steps: int = 0
+    calibration_tries: int = 5
+    steps: int = 1000
+    batch_size: int = 512
     lr: float = 1e-3
     seeds: tuple = (0, 1)
     n_speech: int = 400
@@ -80,8 +100,12 @@ class SAESettings(BenchmarkSettings):
     n_silence: int = 12
     test: float = 0.2
     downstream_clips: int = 40
+    data: tuple = ()
+    max_clips: int = 400
 
     def __post_init__(self):
+        from benchmarks.common.data import check_data
+
         def put(name, value):
             object.__setattr__(self, name, value)
 
@@ -91,63 +115,93 @@ class SAESettings(BenchmarkSettings):
                 raise ConfigError(f"kinds: {k!r} is not one of {', '.join(KINDS)}")
         put("widths", whole_numbers("widths", self.widths, 1))
         put("seeds", whole_numbers("seeds", self.seeds, 0))
-        for name in ("k", "steps", "batch_size", "n_speech", "downstream_clips"):
+        for name in ("k", "steps", "batch_size", "n_speech", "downstream_clips", "calibration_tries", "max_clips"):
             put(name, whole(name, getattr(self, name), 1))
-        for name in ("n_noise", "n_silence"):
+        for name in ("n_noise", "n_silence", "calibration_steps"):
             put(name, whole(name, getattr(self, name), 0))
-        put("l1", number("l1", self.l1, 0.0))
+        put("l1", number("l1", self.l1, 0.0, low_open=True))
         put("lr", number("lr", self.lr, 0.0, low_open=True))
         put("test", number("test", self.test, 0.0, 0.9, low_open=True))
+        if not isinstance(self.match_l0, bool):
+            raise ConfigError(f"match_l0 ({self.match_l0!r}) must be true or false")
+        put("data", check_data("data", self.data))
         if any(self.k > w for w in self.widths):
             raise ConfigError(f"k ({self.k}) must be at most every width ({list(self.widths)})")
 
 
 def add_arguments(parser) -> None:
+    from benchmarks.common.data import add_data_arguments
+
     g = parser.add_argument_group("sae")
     g.add_argument("--model", help="model name (default whisper-tiny.en)")
     g.add_argument("--site", help="site the SAEs read (default encoder.3.block_output)")
     g.add_argument("--kinds", nargs="+", metavar="KIND", help="topk, batch_topk, relu (default: topk relu)")
     g.add_argument("--widths", nargs="+", type=int, metavar="N", help="SAE widths (default 3072)")
     g.add_argument("--k", type=int, help="active features per frame for topk / batch_topk (32)")
-    g.add_argument("--l1", type=float, help="ReLU SAEs' L1 coefficient (0.05)")
-    g.add_argument("--steps", type=int, help="training steps (3000)")
+    g.add_argument("--l1", type=float, help="ReLU SAEs' L1 coefficient: the calibration's start, or the "
+                   "coefficient itself with --no-match-l0 (0.05)")
+    g.add_argument("--no-match-l0", dest="match_l0", action="store_const", const=False,
+                   help="train ReLU SAEs with --l1 instead of calibrating it to L0 = k")
+    g.add_argument("--calibration-steps", dest="calibration_steps", type=int, metavar="N",
+                   help="steps of each calibration training (default: steps / 5)")
+    g.add_argument("--steps", type=int, help="training steps (1000)")
     g.add_argument("--seeds", nargs="+", type=int, metavar="S", help="seeds, the first two give stability (0 1)")
-    g.add_argument("--n-speech", dest="n_speech", type=int, metavar="N", help="speech clips (400)")
+    g.add_argument("--n-speech", dest="n_speech", type=int, metavar="N", help="synthesized speech clips (400)")
+    add_data_arguments(g, what="the corpus", max_clips_default=400)
 
 
-def _labels(clips: list) -> dict:
-    from intervene.learned.labels import voice_gender
-    from tasks.keyword import SPEECH_COMMANDS_CORE
-
-    return {
-        "speech": [c.kind == "speech" for c in clips],
-        "keyword": [c.text if c.text in SPEECH_COMMANDS_CORE else None for c in clips],
-        "voice_gender": [voice_gender(c.voice) if c.voice else None for c in clips],
-    }
+def work_settings(s: SAESettings) -> dict:
+    """What changes a unit's result (kinds, widths, seeds and coefficients are in the units' keys)."""
+    skip = {"kinds", "widths", "seeds", "match_l0", "calibration_tries", "l1"}
+    return {"format": WORK_FORMAT, **{k: v for k, v in s.to_dict().items() if k not in skip and k != "kind"}}
 
 
-def _probes(sae, x, clip, n_clips, train, test, labels) -> dict:
-    from benchmarks.saebench.measure import clip_features, single_feature_probe
+def _calibrate(executor, model, s, width, shared, store, progress) -> dict:
+    """The L1 coefficient whose ReLU SAE has L0 close to ``k`` (short trainings, kept in the store)."""
+    from benchmarks.common.units import run_stored
+    from benchmarks.saebench.matched import calibrate_l1
+    from benchmarks.saebench.units import calibration_unit
+    from intervene.workstore import make_key
 
-    feats = clip_features(sae, x, clip, n_clips)
-    out = {}
-    for name, ys in labels.items():
-        tr = [i for i in train if ys[i] is not None]
-        te = [i for i in test if ys[i] is not None]
-        out[name] = single_feature_probe(feats[tr], [ys[i] for i in tr], feats[te], [ys[i] for i in te])
-    return out
+    steps = s.calibration_steps or max(s.steps // 5, 1)
+
+    def measure(l1):
+        key = make_key("calibrate", f"w{width}", f"l1{l1:.6g}", f"steps{steps}", f"seed{s.seeds[0]}")
+        (got,) = run_stored(executor, model, calibration_unit, [(key, (width, l1, steps, s.seeds[0]))], store,
+                            shared=shared, progress=False)  # fmt: skip
+        echo(f"calibration w{width}: l1 {l1:.4g} -> L0 {got['l0']:.1f} (target {s.k})")
+        return got["l0"]
+
+    found = calibrate_l1(measure, float(s.k), start_l1=s.l1, max_tries=s.calibration_tries)
+    return {**found, "steps": steps}
 
 
-def _train(model, settings, kind, width, seed, x_train, out):
-    from intervene.features import SAE
-    from intervene.features.train import train_sae
+def _train_all(executor, model, s, shared, store, out, progress) -> tuple[dict, dict]:
+    """``({(kind, width): [SAE per seed]}, {width: calibration})``."""
+    from benchmarks.saebench.matched import corrected_l1, within
+    from benchmarks.saebench.units import train_saes
+    from intervene.features.evaluate import evaluate
 
-    folder = out / "saes" / f"{kind}-w{width}" / f"seed{seed}"
-    if (folder / "cfg.json").is_file():
-        return SAE.load(folder)
-    return train_sae(model, settings.site, x_train, kind=kind, width=width, k=settings.k, out=folder,
-                     steps=settings.steps, batch_size=settings.batch_size, lr=settings.lr, l1=settings.l1, seed=seed,
-                     dead_frames=max(settings.batch_size * 20, 10_000), checkpoint_every=max(settings.steps // 5, 1))
+    calib, l1s = {}, {}
+    for width in s.widths:
+        l1s[width] = s.l1
+        if "relu" in s.kinds and s.match_l0:
+            calib[width] = _calibrate(executor, model, s, width, shared, store, progress)
+            l1s[width] = calib[width]["l1"]
+            (first,) = train_saes(executor, model, [("relu", width, s.seeds[0], l1s[width])], store, out, shared, progress)
+            l0 = evaluate(first, shared["x_check"])["l0"]
+            calib[width]["full_l0"] = l0
+            if not within(l0, s.k, CORRECT_ABOVE):
+                l1s[width] = corrected_l1(l1s[width], l0, s.k, calib[width]["slope"])
+                echo(f"calibration w{width}: full-length L0 {l0:.1f}; corrected l1 -> {l1s[width]:.4g}")
+            calib[width]["final_l1"] = l1s[width]
+    specs = [(kind, width, seed, l1s[width] if kind == "relu" else 0.0)
+             for kind in s.kinds for width in s.widths for seed in s.seeds]  # fmt: skip
+    saes = train_saes(executor, model, specs, store, out, shared, progress)
+    grouped: dict = {}
+    for (kind, width, _, _), sae in zip(specs, saes):
+        grouped.setdefault((kind, width), []).append(sae)
+    return grouped, {w: {**c, "l1": l1s[w]} for w, c in calib.items()}
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
@@ -155,69 +209,121 @@ def main(argv: Sequence[str] | None = None) -> dict:
     import torch
 
     import intervene
-    import tasks
-    from benchmarks.saebench.measure import downstream, steering_demo
-    from intervene.features import extract, synthetic_corpus
-    from intervene.features.evaluate import evaluate, stability
+    from benchmarks.common.data import data_record, lazy_aligner
+    from benchmarks.common.units import run_stored
+    from benchmarks.saebench.corpus import build_corpus, labels, steering_utterance
+    from benchmarks.saebench.matched import (
+        MATCH_WITHIN,
+        MATCHED_COLUMNS,
+        matched_rows,
+        within,
+    )
+    from benchmarks.saebench.measure import steering_demo
+    from benchmarks.saebench.units import evaluate_unit, sae_name
+    from intervene.features import extract
+    from intervene.workstore import make_key
 
     setup_logging()
-    run, settings = parse_settings(argv, SAESettings, script=SCRIPT, description=__doc__,
-                                   add_arguments=add_arguments, quick_preset=QUICK_PRESET)  # fmt: skip
-    with run_folder(run, settings):
+    run, s = parse_settings(argv, SAESettings, script=SCRIPT, description=__doc__, add_arguments=add_arguments,
+                            quick_preset=QUICK_PRESET, scaleout=True)  # fmt: skip
+    with run_folder(run, s, work=work_settings(s)) as store, run.scaleout.open(run.device) as executor:
         out = run.out
-        model = intervene.load_model(settings.model, device=run.device)
-        corpus = synthetic_corpus(settings.n_speech, n_noise=settings.n_noise, n_silence=settings.n_silence, seed=0)
-        store = extract(model, settings.site, corpus, out / "store", clips_per_shard=32, progress=run.progress)
-        x, clip, _ = store.arrays()
-        train, test = store.split(settings.test, seed=0)
+        model = intervene.load_model(s.model, device=run.device)
+        corpus, data_clips = build_corpus(s, lazy_aligner(s.model, run.device) if s.data else None)
+        astore = extract(model, s.site, corpus, out / "store", clips_per_shard=32, progress=run.progress)
+        x, clip, _ = astore.arrays()
+        train, test = astore.split(s.test, seed=0)
         is_train = torch.isin(clip, torch.as_tensor(train))
         x_train, x_test = x[is_train], x[~is_train]
-        echo(f"store: {store.n_frames} frames of {len(corpus)} clips, {store.frames_per_s:.0f} frames/s; "
+        check = torch.randperm(x_train.shape[0], generator=torch.Generator().manual_seed(0))[:20_000]
+        echo(f"store: {astore.n_frames} frames of {len(corpus)} clips, {astore.frames_per_s:.0f} frames/s; "
              f"{x_train.shape[0]} training frames, {x_test.shape[0]} held-out")
-        labels = _labels(corpus)
-        held_out = [corpus[i] for i in test][: settings.downstream_clips]
-        results = {"settings": settings.to_dict(), "store": {"frames": store.n_frames, "clips": len(corpus),
-                   "frames_per_s": store.frames_per_s, "train_frames": int(x_train.shape[0]),
-                   "test_frames": int(x_test.shape[0])}, "saes": {}}  # fmt: skip
-        rows, first = [], None
-        for kind in settings.kinds:
-            for width in settings.widths:
-                saes = [_train(model, settings, kind, width, s, x_train, out) for s in settings.seeds]
-                name = f"{kind}-w{width}" + (f"-k{settings.k}" if kind != "relu" else f"-l1{settings.l1:g}")
-                m = evaluate(saes[0], x_test)
-                m.pop("frequency")
-                r = {**m, "stability": stability(saes[0], saes[1]) if len(saes) > 1 else None,
-                     "probe": _probes(saes[0], x, clip, len(corpus), train, test, labels),
-                     "downstream": downstream(model, saes[0], held_out),
-                     "train_seconds": saes[0].config.training.get("seconds")}
-                results["saes"][name] = r
-                first = first or (saes[0], r)
-                d = r["downstream"]
-                rows.append([name, r["explained_variance"], r["mse"], r["l0"], r["dead_fraction"], r["dense_fraction"],
-                             r["stability"], d["keyword_accuracy_change"], d["wer_change"],
-                             r["probe"]["keyword"]["test_accuracy"], r["probe"]["voice_gender"]["test_accuracy"],
-                             r["probe"]["speech"]["test_accuracy"]])
-                echo(f"{name}: EV {m['explained_variance']:.3f}  L0 {m['l0']:.1f}  dead {m['dead_fraction']:.2f}  "
-                     f"stability {r['stability']}")
-        sae, r = first
-        feature = r["probe"]["keyword"]["feature"] or 0
-        utt = tasks.speak("turn left now", voice="en-us").padded(2.0, 0.3)
-        results["steering"] = steering_demo(model, sae, feature, utt, word_index=1)
-        columns = ["SAE", "EV", "MSE", "L0", "dead", "dense", "stability", "keyword acc change", "WER change",
-                   "probe keyword", "probe gender", "probe speech"]
-        s = results["steering"]
-        sections = [
-            Section("SAEs on held-out clips", f"Site {settings.site} of {settings.model}; {store.n_frames} frames of "
-                    f"{len(corpus)} clips ({store.frames_per_s:.0f} frames/s extraction).",
-                    tables=[Table(columns, rows, digits=3)]),
-            Section("Steering demo", f"Feature {s['feature']} of {list(results['saes'])[0]} steered by alpha "
-                    f"{s['alpha']:.2f} over '{s['word']}' ({s['times_s'][0]:.2f}-{s['times_s'][1]:.2f} s) of "
-                    f"'{s['text']}'.\n\nBefore: {s['before']}\n\nAfter: {s['after']}"),
-        ]
-        write_report(out, "Sparse autoencoders on Whisper", sections, results)
-        echo(f"steering feature {s['feature']}: '{s['before']}' -> '{s['after']}'")
+        shared = {"settings": s.to_dict(), "x_train": x_train, "x_check": x_train[check], "x_test": x_test, "x": x,
+                  "clip": clip, "n_clips": len(corpus), "train": train, "test": test, "labels": labels(corpus),
+                  "held_out": _held_out(corpus, test, s.downstream_clips), "data": bool(s.data)}  # fmt: skip
+        results = {"settings": s.to_dict(), "data": data_record(s.data, data_clips),
+                   "store": {"frames": astore.n_frames, "clips": len(corpus), "frames_per_s": astore.frames_per_s,
+                             "train_frames": int(x_train.shape[0]), "test_frames": int(x_test.shape[0])},
+                   "executor": executor.describe(), "saes": {}}  # fmt: skip
+        grouped, calib = _train_all(executor, model, s, shared, store, out, run.progress)
+        names_ = {key: sae_name(key[0], key[1], s.k, calib.get(key[1], {}).get("l1", s.l1)) for key in grouped}
+        items = [(make_key("evaluate", names_[key], *[sae.digest() for sae in saes[:2]]),
+                  (saes[0], saes[1] if len(saes) > 1 else None)) for key, saes in grouped.items()]  # fmt: skip
+        rows = []
+        for key, r in zip(grouped, run_stored(executor, model, evaluate_unit, items, store, shared=shared,
+                                              progress=run.progress, desc="evaluating SAEs", unit_name="sae")):
+            name = names_[key]
+            results["saes"][name] = r
+            d, p = r["downstream"], r["probe"]
+            rows.append([name, r["explained_variance"], r["mse"], r["l0"], r["dead_fraction"], r["dense_fraction"],
+                         r["stability"], d["keyword_accuracy_change"], d["wer_change"], p["keyword"]["test_accuracy"],
+                         p["voice_gender"]["test_accuracy"], p["speech"]["test_accuracy"]])
+            echo(f"{name}: EV {r['explained_variance']:.3f}  L0 {r['l0']:.1f}  dead {r['dead_fraction']:.2f}  "
+                 f"stability {r['stability']}")
+        matched = {}
+        for width in s.widths:
+            if ("topk", width) in grouped and ("relu", width) in grouped:
+                t, u = names_[("topk", width)], names_[("relu", width)]
+                rt, ru = results["saes"][t], results["saes"][u]
+                matched[f"w{width}"] = {"k": s.k, "topk_name": t, "relu_name": u, "topk": rt, "relu": ru,
+                                        "relu_l1": calib.get(width, {}).get("l1", s.l1),
+                                        "l0_ratio": ru["l0"] / rt["l0"] if rt["l0"] else None,
+                                        "matched": within(ru["l0"], rt["l0"], MATCH_WITHIN) if rt["l0"] else False,
+                                        "calibration": calib.get(width)}  # fmt: skip
+        results["matched_l0"] = matched
+        first = next(iter(grouped.values()))[0]
+        feature = results["saes"][names_[next(iter(grouped))]]["probe"]["keyword"]["feature"] or 0
+        utt, word_index, where = steering_utterance(data_clips, test)
+        results["steering"] = {**steering_demo(model, first, feature, utt, word_index=word_index), "clip": where}
+        write_report(out, "Sparse autoencoders on Whisper", _sections(s, results, rows, matched, matched_rows,
+                                                                       MATCHED_COLUMNS), results)  # fmt: skip
+        st = results["steering"]
+        echo(f"steering feature {st['feature']}: '{st['before']}' -> '{st['after']}'")
         echo(f"report: {out / 'index.html'}")
     return results
+
+
+def _held_out(corpus: list, test: list, n: int) -> list:
+    """Up to ``n`` held-out speech clips for the downstream cost, single words and sentences alternating."""
+    from tasks.keyword import SPEECH_COMMANDS_CORE
+
+    words = [corpus[i] for i in test if corpus[i].kind == "speech" and corpus[i].text in SPEECH_COMMANDS_CORE]
+    sentences = [corpus[i] for i in test if corpus[i].kind == "speech" and corpus[i].text
+                 and corpus[i].text not in SPEECH_COMMANDS_CORE]  # fmt: skip
+    out = []
+    while len(out) < n and (words or sentences):
+        for group in (words, sentences):
+            if group and len(out) < n:
+                out.append(group.pop(0))
+    return out
+
+
+def _sections(s, results, rows, matched, matched_rows, matched_columns) -> list:
+    st, store = results["steering"], results["store"]
+    columns = ["SAE", "EV", "MSE", "L0", "dead", "dense", "stability", "keyword acc change", "WER change",
+               "probe keyword", "probe gender", "probe speech"]
+    where = "recordings (" + ", ".join(s.data) + ") plus noise and silence" if s.data else "synthesized clips"
+    sections = [Section("SAEs on held-out clips", f"Site {s.site} of {s.model}; {store['frames']} frames of "
+                        f"{store['clips']} {where} ({store['frames_per_s']:.0f} frames/s extraction). A probe "
+                        "shown as empty is not available: the clips lack that label.",
+                        tables=[Table(columns, rows, digits=3)])]  # fmt: skip
+    for width, m in matched.items():
+        c = m["calibration"]
+        tries = ", ".join("{:.3g} -> L0 {:.1f}".format(t["l1"], t["l0"]) for t in c["tries"]) if c else ""
+        how = (f"L1 coefficient {m['relu_l1']:.4g}, calibrated in {len(c['tries'])} short trainings of {c['steps']} "
+               f"steps ({tries}); the full training "
+               f"gave L0 {c['full_l0']:.1f} on training frames" + (f", so it was retrained with {c['final_l1']:.4g}"
+               if c["final_l1"] != c["l1"] or abs(c["full_l0"] / s.k - 1) > CORRECT_ABOVE else "")
+               if c else f"L1 coefficient {m['relu_l1']:.4g} as given (--no-match-l0)")  # fmt: skip
+        verdict = "matched" if m["matched"] else "NOT matched"
+        sections.append(Section(f"TopK vs ReLU at matched L0 ({width})",
+                                f"TopK with k = {s.k} against a ReLU+L1 SAE of the same width; {how}. Held-out L0 "
+                                f"ratio ReLU / TopK {m['l0_ratio']:.2f}: {verdict} (within 25%).",
+                                tables=[Table(matched_columns, matched_rows(m), digits=3)]))  # fmt: skip
+    sections.append(Section("Steering demo", f"Feature {st['feature']} of {next(iter(results['saes']))} steered by "
+                            f"alpha {st['alpha']:.2f} over '{st['word']}' ({st['times_s'][0]:.2f}-{st['times_s'][1]:.2f}"
+                            f" s) of '{st['text']}' ({st['clip']}).\n\nBefore: {st['before']}\n\nAfter: {st['after']}"))
+    return sections
 
 
 if __name__ == "__main__":
