@@ -21,6 +21,22 @@ decodable but not used, and used but hard to decode. The ``--planted`` section (
 :mod:`intervene.learned.planted` and checks that each recovers the planted layer, frames and
 direction (results.json: ``"planted"``).
 
+``--data speech_commands:PATH`` (``--max-clips N``, default 200): the clips and pairs are the
+dataset's recordings instead of synthesis: each chosen speaker's first recording of each word
+(probes, LEACE) and speaker-matched pairs (a speaker's recording of one word with the word
+replaced by the same speaker's recording of another, ``recording_swap``; patching, DAS).
+Speakers who said two of ``--words`` are drawn in a seeded order until their clips reach
+``--max-clips``; the last 30% are the held-out *report speakers*, the rest the *design speakers*
+(``--design-voices`` / ``--report-voices`` are then unused). Recordings carry no voice gender,
+so the gender eraser says "not available for this data". The word's frames are the dataset's
+word span when it has one, else the whole 1 s clip. Other dataset kinds are refused (the keyword
+task needs one word per clip). The planted section is synthetic in every case.
+
+``--executor ray`` runs the probe, patching and eraser units on Ray actors (each loads the model
+and collects the clips' activations once); DAS trains in this process (it needs every pair,
+checkpoints each epoch and saves its intervention into the report folder). The numbers are those
+of a local run, and either executor resumes the other's folder.
+
 Writes ``<out>/index.html``, ``<out>/results.json`` (last), the ladder figures, and each DAS
 intervention (``<out>/das/<model>/layer<L>-dim<d>``, loadable with ``intervene.DASResult.load``).
 Each (model, method, layer) unit is kept in ``<out>/work`` as it finishes: run the same
@@ -31,6 +47,8 @@ Examples (from the repository root)::
     python benchmarks/method_ladder.py                               # tiny.en, every layer, dims 1 4 16
     python benchmarks/method_ladder.py --quick --out /tmp/ladder      # 2 words, 5 voices, 2 layers, dim 1
     python benchmarks/method_ladder.py --models whisper-tiny.en whisper-base
+    python benchmarks/method_ladder.py --quick --data speech_commands:/data/speech_commands_v0.02 --max-clips 40
+    python benchmarks/method_ladder.py --quick --executor ray --actors 2
 """
 
 from __future__ import annotations
@@ -58,6 +76,7 @@ from benchmarks.common import (
     whole_numbers,
     write_report,
 )
+from benchmarks.common.data import add_data_arguments, check_data, data_record
 from benchmarks.ladder import data as D
 from benchmarks.ladder.planted import run_planted
 from benchmarks.ladder.report import (
@@ -68,7 +87,7 @@ from benchmarks.ladder.report import (
     summary_text,
 )
 from benchmarks.ladder.summary import ladder_rows, leace_example, name_layers
-from benchmarks.ladder.work import ModelWork
+from benchmarks.ladder.work import ModelWork, group_of
 from tasks.tts import canonical_voice
 
 __all__ = ["QUICK_PRESET", "MethodLadderSettings", "Outcome", "main"]
@@ -125,6 +144,8 @@ class MethodLadderSettings(BenchmarkSettings):
     planted_pairs: int = 12
     planted_das_epochs: int = 20
     seed: int = 0
+    data: tuple = ()
+    max_clips: int | None = 200
 
     def __post_init__(self):
         def put(name, value):
@@ -159,6 +180,10 @@ class MethodLadderSettings(BenchmarkSettings):
         put("planted_pairs", whole("planted_pairs", self.planted_pairs, 6, 100))
         put("planted_das_epochs", whole("planted_das_epochs", self.planted_das_epochs, 1, 1000))
         put("seed", whole("seed", self.seed, 0, 2**31))
+        put("data", check_data("data", self.data))
+        D.check_data_kind(self.data)
+        if self.max_clips is not None:
+            put("max_clips", whole("max_clips", self.max_clips, 6, 100_000))
 
     @property
     def planted_report_voices(self) -> int:
@@ -184,6 +209,8 @@ def add_arguments(parser) -> None:
     g.add_argument("--seed", type=int, help="seed of every split and training run (0)")
     g.add_argument("--planted", action=argparse.BooleanOptionalAction,
                    help="the planted-structure section (default: on)")  # fmt: skip
+    add_data_arguments(g, what="the clips and speaker-matched pairs (speech_commands:PATH only; design / report "
+                               "split by speaker)", max_clips_default=200)  # fmt: skip
 
 
 @dataclass
@@ -219,28 +246,39 @@ def main(argv: Sequence[str] | None = None) -> Outcome:
     setup_logging()
     t_start = time.perf_counter()
     run, settings = parse_settings(argv, MethodLadderSettings, script=SCRIPT, description=__doc__,
-                                   add_arguments=add_arguments, quick_preset=QUICK_PRESET)  # fmt: skip
-    with run_folder(run, settings, work=work_settings(settings)) as store:
-        voices = settings.design_voices + settings.report_voices
-        clips = D.make_clips(settings.words, voices, settings.rates, settings.pitch, settings.onset_s)
-        pairs, skipped = D.make_pairs(settings.words, voices, settings.rates[0], settings.pitch, settings.onset_s,
-                                      settings.seed)  # fmt: skip
+                                   add_arguments=add_arguments, quick_preset=QUICK_PRESET, scaleout=True)  # fmt: skip
+    with run_folder(run, settings, work=work_settings(settings)) as store, run.scaleout.open(run.device) as executor:
+        if settings.data:
+            found = D.data_split(settings.data[0], settings.words, settings.max_clips, settings.seed)
+            clips, pairs, skipped, recordings = found["clips"], found["pairs"], [], found["recordings"]
+            design, report, group, labels = found["design"], found["report"], "speaker", ("keyword",)
+        else:
+            voices = settings.design_voices + settings.report_voices
+            clips = D.make_clips(settings.words, voices, settings.rates, settings.pitch, settings.onset_s)
+            pairs, skipped = D.make_pairs(settings.words, voices, settings.rates[0], settings.pitch, settings.onset_s,
+                                          settings.seed)  # fmt: skip
+            design, report, group, labels = settings.design_voices, settings.report_voices, "voice", None
+            recordings = []
         models, computed, reused, seconds, load_s = {}, {}, {}, {}, {}
         for name in settings.models:
-            work = ModelWork(name, settings, clips, pairs, store, run)
+            work = ModelWork(name, settings, clips, pairs, store, run, executor, report=report, split=group,
+                             **({"labels": labels} if labels else {}))  # fmt: skip
             t0 = time.perf_counter()
             records = work.run_units()
             computed[name], reused[name] = work.computed, work.reused
             models[name] = _model_entry(name, records, settings, run.out)
             seconds[name], load_s[name] = round(time.perf_counter() - t0, 3), work.load_s
+        n_report = sum(group_of(p) in set(report) for p in pairs)
         results = {"benchmark": SCRIPT, "settings": settings.to_dict(), "settings_digest": settings.digest(),
                    "command": command_line(SCRIPT, argv),
-                   "split": {"design_voices": list(settings.design_voices),
-                             "report_voices": list(settings.report_voices),
-                             "rule": "probes, erasers and DAS are fitted on the design voices; every figure is "
-                                     "measured on the report voices"},
+                   "split": {"by": group, f"design_{group}s": list(design), f"report_{group}s": list(report),
+                             "rule": f"probes, erasers and DAS are fitted on the design {group}s; every figure is "
+                                     f"measured on the report {group}s"},
                    "data": {"n_clips": len(clips), "n_pairs": len(pairs), "pairs_not_built": skipped,
-                            "n_report_pairs": sum(p.metadata["voice"] in settings.report_voices for p in pairs)},
+                            "n_report_pairs": n_report,
+                            **data_record(settings.data, recordings, source="speaker-matched recordings (recording_swap)",
+                                          gender="not available for this data" if settings.data else "espeak-ng voice variants")},
+                   "executor": executor.describe(),
                    "models": models}  # fmt: skip
         sections = []
         if settings.planted:
@@ -248,10 +286,12 @@ def main(argv: Sequence[str] | None = None) -> Outcome:
             figure = planted_figure(planted, run.out / "figures" / "planted.png")
             planted["files"] = {"figure": figure.relative_to(run.out).as_posix()}
             results["planted"] = planted
-        split_text = (f"Design voices (methods fitted on them): {', '.join(settings.design_voices)}. Report voices "
-                      f"(every figure measured on them, held out from every fit): {', '.join(settings.report_voices)}. "
+        split_text = (f"Design {group}s (methods fitted on them): {', '.join(design)}. Report {group}s "
+                      f"(every figure measured on them, held out from every fit): {', '.join(report)}. "
                       f"{len(clips)} clips, {len(pairs)} word-swap pairs "
-                      f"({results['data']['n_report_pairs']} of report voices).")  # fmt: skip
+                      f"({results['data']['n_report_pairs']} of report {group}s)"
+                      + (f"; recordings of {settings.data[0]}; gender erasure: not available for this data."
+                         if settings.data else "."))  # fmt: skip
         from benchmarks.common import Section
 
         sections.append(Section("Design vs report split", split_text))

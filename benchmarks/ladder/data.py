@@ -21,7 +21,7 @@ import tasks
 from corruptions.word_swap import CORE_PARTNERS
 from tasks.errors import ConfigError, PairError, UnknownNameError
 
-__all__ = ["check_split", "make_clips", "make_pairs", "pair_words"]
+__all__ = ["check_data_kind", "check_split", "data_split", "make_clips", "make_pairs", "pair_words"]
 
 logger = logging.getLogger("method_ladder")
 
@@ -99,3 +99,80 @@ def make_pairs(words, voices, rate: int, pitch: int, onset_s: float, seed: int) 
                 skipped.append(f"{word}->{partner} by {voice}: {exc}")
                 logger.warning("no pair %s->%s by %s: %s", word, partner, voice, exc)
     return pairs, skipped
+
+
+def check_data_kind(specs) -> None:
+    """The ladder's keyword task needs one ``speech_commands:`` spec (1 s recordings of single words).
+
+    Raises
+    ------
+    ConfigError
+        More than one spec, or a spec of another kind (sentences have no keyword pairs here).
+    """
+    from tasks.datasets import parse_spec
+
+    if not specs:
+        return
+    if len(specs) != 1:
+        raise ConfigError(f"data ({list(specs)}): the method ladder takes one speech_commands:PATH spec")
+    kind, _ = parse_spec(specs[0])
+    if kind != "speech_commands":
+        raise ConfigError(f"data ({specs[0]!r}): the method ladder needs speech_commands:PATH data; its keyword "
+                          "task scores one word per 1 s clip (forced choice among the words) and its pairs are one "
+                          "speaker's recordings of two words, which sentence datasets do not give")  # fmt: skip
+
+
+def data_split(spec: str, words, max_clips: int | None, seed: int) -> dict:
+    """Clips, speaker-matched pairs and the design / report split of speakers of ``--data``.
+
+    Speakers who said at least two of ``words`` are drawn in a seeded order until their clips
+    (each word's first recording by each speaker) reach ``max_clips``; the last 30% of them (at
+    least one) are the *report speakers*, held out from every fit, the rest the *design
+    speakers*. Pairs: each chosen speaker's recording of one word with the word replaced by the
+    same speaker's recording of another (:func:`benchmarks.common.data.speaker_pairs`).
+
+    Returns
+    -------
+    dict
+        ``clips`` (Utterances with ``speaker``), ``recordings`` (the dataset's clips they come from),
+        ``pairs``, ``design`` and ``report`` (speaker ids).
+
+    Raises
+    ------
+    DatasetError
+        Fewer than three such speakers (DAS needs two design speakers and a report one).
+    """
+    import numpy as np
+
+    import corruptions
+    from benchmarks.common.data import open_data
+    from tasks.errors import DatasetError
+
+    data = open_data(spec)
+    words = [w.lower() for w in words]
+    speakers = sorted({p.speaker for p in data.pairs(words)})
+    order = [speakers[int(i)] for i in np.random.default_rng(seed).permutation(len(speakers))]
+    chosen, clips = [], []
+    for spk in order:
+        if max_clips is not None and len(clips) >= max_clips:
+            break
+        said = {}
+        for clip in data.clips_of(spk):
+            if clip.word in words and clip.word not in said:
+                said[clip.word] = clip
+        chosen.append(spk)
+        clips += [said[w] for w in words if w in said]
+    if len(chosen) < 3:
+        raise DatasetError(f"--data {spec!r}: {len(chosen)} speakers said two of {words} (within --max-clips "
+                           f"{max_clips}); the ladder needs at least 3 (two design speakers for DAS's early "
+                           "stopping, one held-out report speaker)")  # fmt: skip
+    n_report = max(1, round(0.3 * len(chosen)))
+    design, report = chosen[:-n_report], chosen[-n_report:]
+    keep = set(chosen)
+    pairs = []
+    for p in (p for p in data.pairs(words) if p.speaker in keep):  # as speaker_pairs, for the chosen speakers only
+        pair = corruptions.get("recording_swap", word=p.second.word).pair(p.first, seed=seed + len(pairs))
+        pair.metadata.update({"speaker": p.speaker, "word": p.first.word, "swap": p.second.word, "data": spec})
+        pairs.append(pair)
+    return {"clips": [c.to_utterance() for c in clips], "recordings": clips, "pairs": pairs, "design": design,
+            "report": report}  # fmt: skip

@@ -107,8 +107,9 @@ def summary_text(name: str, named: dict, example: dict) -> str:
             f"{layers('used_not_decodable')}; decodable and used: {layers('decodable_and_used')}. "
             f"LEACE at layer {example['layer']} (where DAS dim {example['das_dim']} reaches IIA "
             f"{example['das_iia']:.2f}): keyword accuracy {example['keyword_accuracy']:.2f}, "
-            f"{example['after_erasing_gender']:.2f} with the voice's gender erased, "
-            f"{example['after_erasing_keyword']:.2f} with keyword identity erased (chance "
+            + (f"{example['after_erasing_gender']:.2f} with the voice's gender erased, "
+               if np.isfinite(example["after_erasing_gender"]) else "gender erasure not available for this data, ")
+            + f"{example['after_erasing_keyword']:.2f} with keyword identity erased (chance "
             f"{example['chance_keyword']:.2f}; {example['n_clips']} held-out clips).")  # fmt: skip
 
 

@@ -16,7 +16,14 @@ import numpy as np
 
 from benchmarks.common import Table
 
-__all__ = ["ladder_rows", "ladder_table", "leace_example", "name_layers"]
+__all__ = ["NOT_AVAILABLE", "ladder_rows", "ladder_table", "leace_example", "name_layers"]
+
+_NAN = float("nan")
+NOT_AVAILABLE = {"available": False, "reason": "not available for this data (recordings carry no voice gender)",
+                 "probe_before": _NAN, "probe_after": _NAN, "frame_probe_before": _NAN, "frame_probe_after": _NAN,
+                 "probe_chance": _NAN, "keyword_accuracy_before": _NAN, "keyword_accuracy_after": _NAN,
+                 "keyword_ci_after": [_NAN, _NAN], "rank": None, "n_clips": 0}  # fmt: skip
+"""A LEACE row of a label the data lacks (gender of recorded speakers)."""
 
 
 def _patch_stats(records: list, layer_index: int) -> dict:
@@ -45,7 +52,10 @@ def ladder_rows(records: dict, settings) -> list[dict]:
                                     "best_epoch": d["record"]["best_epoch"],
                                     "epochs_run": d["record"]["epochs_run"]}  # fmt: skip
         for label in ("keyword", "gender"):
-            e = records["leace"][layer, label]
+            e = records["leace"].get((layer, label))
+            if e is None:  # recordings carry no voice gender: not available, never guessed
+                row["leace"][label] = dict(NOT_AVAILABLE)
+                continue
             row["leace"][label] = {"probe_before": e["pooled_probe_before"]["accuracy"],
                                    "probe_after": e["pooled_probe_after"]["accuracy"],
                                    "frame_probe_before": e["probe_before"]["accuracy"],

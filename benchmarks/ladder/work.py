@@ -18,6 +18,12 @@ unit                      what                                                  
 A patch unit covers every layer of one pair (one call of the exact method measures them all
 and shares the pair's plain forwards). The model is loaded, and the clips' activations
 collected, only when some unit of the model is unfinished.
+
+Where they run (``--executor``): probe, patch and eraser units go through
+:func:`~benchmarks.common.units.run_stored` (:mod:`benchmarks.ladder.units`; with Ray each actor
+collects the clips' activations once for its probe and eraser units); DAS trains on the driver.
+With ``--data`` the groups are speakers instead of voices and only ``keyword`` is erased (a
+recording's gender is not known).
 """
 
 from __future__ import annotations
@@ -30,9 +36,10 @@ import numpy as np
 
 import tasks
 from benchmarks.common import WorkStore, make_key, progress
-from tasks.errors import GuardError, PairError
+from benchmarks.common.units import run_stored
+from benchmarks.ladder import units as U
 
-__all__ = ["ModelWork", "erase_summary", "pair_id", "probe_summary"]
+__all__ = ["ModelWork", "clips_key", "erase_summary", "group_of", "pair_id", "probe_summary"]
 
 logger = logging.getLogger("method_ladder")
 
@@ -40,11 +47,11 @@ ERASED_LABELS = ("keyword", "gender")
 
 
 def pair_id(pair) -> str:
-    """``<voice>-<clean word>-<digest of both halves>``: a patch unit belongs to the pair's audio."""
+    """``<voice or speaker>-<clean word>-<digest of both halves>``: a patch unit belongs to the pair's audio."""
     h = hashlib.sha256()
     for audio in (pair.clean, pair.corrupt):
         h.update(np.ascontiguousarray(audio, dtype="<f4").tobytes())
-    return f"{pair.metadata['voice']}-{pair.clean_answer}-{h.hexdigest()[:12]}"
+    return f"{group_of(pair)}-{pair.clean_answer}-{h.hexdigest()[:12]}"
 
 
 def probe_summary(r) -> dict:
@@ -65,25 +72,55 @@ def erase_summary(r) -> dict:
             "keyword_ci_after": list(r.task_ci_after), "n_clips": r.n_task, "record": r.record}  # fmt: skip
 
 
+def group_of(pair) -> str:
+    """The split group of a pair: its voice (synthesized) or its speaker (recordings)."""
+    return str(pair.metadata.get("voice") or pair.metadata["speaker"])
+
+
+def clips_key(clips, layers) -> str:
+    """A digest of the clips' audio and the layers: names a worker's cached activations."""
+    h = hashlib.sha256(repr(list(layers)).encode())
+    for clip in clips:
+        h.update(np.ascontiguousarray(clip.audio, dtype="<f4").tobytes())
+    return h.hexdigest()[:16]
+
+
 class ModelWork:
-    """Every unit of one model; ``run()`` computes the unfinished ones and returns every record.
+    """Every unit of one model; ``run_units()`` computes the unfinished ones and returns every record.
+
+    Probe, patch and eraser units run on ``executor`` (:mod:`benchmarks.ladder.units`, through
+    :func:`~benchmarks.common.units.run_stored`); DAS trains here, on the driver: it needs every
+    pair, checkpoints each epoch and saves its intervention into the report folder.
 
     Parameters
     ----------
     name : str
     settings : MethodLadderSettings
     clips, pairs : list
-        All voices' clips and pairs (design and report).
+        All groups' clips and pairs (design and report).
     store : WorkStore
     run : RunOptions
+    executor : intervene.executors.Executor, optional
+        Default: in this process.
+    report : sequence of str, optional
+        The held-out groups (default: ``settings.report_voices``).
+    split : str
+        What the groups are: ``"voice"`` (synthesized) or ``"speaker"`` (``--data``).
+    labels : sequence of str
+        The erased labels (``gender`` needs synthesized voices).
     """
 
-    def __init__(self, name: str, settings, clips: list, pairs: list, store: WorkStore, run):
+    def __init__(self, name: str, settings, clips: list, pairs: list, store: WorkStore, run, executor=None,
+                 report=None, split: str = "voice", labels=ERASED_LABELS):  # fmt: skip
+        from intervene.executors import make_executor
+
         self.name, self.settings, self.clips, self.pairs, self.store, self.run = name, settings, clips, pairs, store, run
+        self.executor = executor if executor is not None else make_executor("local", device=run.device)[0]
         self.task = tasks.KeywordTask(settings.words)
-        self.report = set(settings.report_voices)
-        self.report_pairs = [p for p in pairs if p.metadata["voice"] in self.report]
-        self._model, self._acts = None, None
+        self.report = set(settings.report_voices if report is None else report)
+        self.split, self.labels = split, tuple(labels)
+        self.report_pairs = [p for p in pairs if group_of(p) in self.report]
+        self._model = None
         self.computed, self.reused = 0, 0
         self.load_s = None
 
@@ -98,27 +135,26 @@ class ModelWork:
             self.load_s = round(time.perf_counter() - t0, 3)
         return self._model
 
-    def activations(self) -> dict:
-        """Every selected layer's block output on every clip (one forward per clip), kept in memory."""
-        if self._acts is None:
-            from intervene.learned.activations import collect
+    def _model_for(self, keys) -> object:
+        """Remote workers (or nothing to compute): the name; here: the model, loaded once."""
+        if self.executor.name != "local" or all(k in self.store for k in keys):
+            return self.name
+        return self.model
 
-            sites = [self.model.site(self.site(layer)) for layer in self.layers]
-            bar = progress(range(len(self.clips)), enabled=self.run.progress, desc=f"{self.name} activations",
-                           unit="clip")  # fmt: skip
-            self._acts = collect(self.model, sites, self.clips, bar)
-            bar.close()
-        return self._acts
+    def _stored(self, items: list, shared, fn, desc: str) -> list:
+        if not items:
+            return []
+        keys = [k for k, _ in items]
+        todo = sum(k not in self.store for k in keys)
+        values = list(run_stored(self.executor, self._model_for(keys), fn, items, self.store, shared=shared,
+                                 progress=self.run.progress, desc=f"{self.name} {desc}"))  # fmt: skip
+        self.computed += todo
+        self.reused += len(items) - todo
+        return values
 
     @staticmethod
     def site(layer: int) -> str:
-        return f"encoder.{layer}.block_output"
-
-    @property
-    def layers(self) -> list[int]:
-        if self.settings.layers is not None:
-            return list(self.settings.layers)
-        return list(range(self.model.num_layers("encoder")))
+        return U.site(layer)
 
     # ------------------------------------------------------------------ units
     def keys(self, layers) -> dict:
@@ -132,37 +168,9 @@ class ModelWork:
             for dim in s.dims:
                 out[make_key(self.name, "das", f"layer{layer}", f"dim{dim}")] = ("das", (layer, dim))
         for layer in layers:
-            for label in ERASED_LABELS:
+            for label in self.labels:
                 out[make_key(self.name, "leace", f"layer{layer}", label)] = ("leace", (layer, label))
         return out
-
-    def _probe(self, layer: int) -> dict:
-        import intervene
-
-        r = intervene.probe(self.model, self.site(layer), self.clips, "keyword", times_s=None, control=True,
-                            pool="mean", split="voice", test=sorted(self.report), control_by=self.settings.control_by,
-                            seed=self.settings.seed, activations=self.activations())  # fmt: skip
-        return {"layer": layer, **probe_summary(r)}
-
-    def _patch(self, pair) -> dict:
-        import intervene
-
-        s = self.settings
-        base = {"pair": pair_id(pair), "voice": pair.metadata["voice"], "answers": [pair.clean_answer,
-                                                                                     pair.corrupt_answer]}
-        t0 = time.perf_counter()
-        sites = [self.site(layer) for layer in self.layers]
-        try:
-            cmap = intervene.patch(self.model, self.task, pair, sites, unit="all", span="changed", margin_ms=0.0)
-        except (PairError, GuardError) as exc:
-            return {**base, "status": "skipped", "reason": str(exc), "seconds": round(time.perf_counter() - t0, 3)}
-        gap = float(cmap.clean_metric - cmap.corrupt_metric)
-        record = {**base, "clean_metric": float(cmap.clean_metric), "corrupt_metric": float(cmap.corrupt_metric),
-                  "gap": gap, "layers": self.layers, "effect": [float(v) for v in np.asarray(cmap.values).reshape(-1)],
-                  "span_s": list(cmap.meta.span_s), "seconds": round(time.perf_counter() - t0, 3)}  # fmt: skip
-        if gap < s.min_gap:
-            return {**record, "status": "skipped", "reason": f"clean-minus-corrupt metric {gap:.2f} < min_gap {s.min_gap}"}
-        return {**record, "status": "used"}
 
     def _das(self, layer: int, dim: int) -> dict:
         import intervene
@@ -181,37 +189,37 @@ class ModelWork:
         d["files"] = {"intervention": folder.relative_to(self.run.out).as_posix()}
         return {"layer": layer, **d}
 
-    def _leace(self, layer: int, label: str) -> dict:
-        import intervene
-
-        r = intervene.erase(self.model, self.site(layer), self.clips, label, times_s=None, task=self.task,
-                            split="voice", test=sorted(self.report), seed=self.settings.seed,
-                            activations={self.model.site(self.site(layer)): self.activations()[
-                                self.model.site(self.site(layer))]})  # fmt: skip
-        return {"layer": layer, **erase_summary(r)}
-
     def run_units(self) -> dict:
         """Every unit's record (computing the unfinished ones): ``{"probe": {layer: ...}, "patch": [...],
         "das": {(layer, dim): ...}, "leace": {(layer, label): ...}}``."""
-        layers = list(self.settings.layers) if self.settings.layers is not None else None
+        s = self.settings
+        layers = list(s.layers) if s.layers is not None else None
         if layers is None:  # the layer count needs the model only when nothing is stored yet
-            known = self.store.get(make_key(self.name, "layers"))
-            layers = known if known is not None else self.store.put(make_key(self.name, "layers"), self.layers)
+            (layers,) = self._stored([(make_key(self.name, "layers"), ())], None, U.layers_unit, "layers")
         units = self.keys(layers)
         todo = self.store.missing(units)
         logger.info("%s: %d units, %d to compute", self.name, len(units), len(todo))
-        out = {"probe": {}, "patch": [], "das": {}, "leace": {}}
-        bar = progress(list(units.items()), enabled=self.run.progress, desc=self.name, unit="unit")
-        for key, (method, args) in bar:
+        by_method: dict = {"probe": [], "patch": [], "das": [], "leace": []}
+        for key, (method, args) in units.items():
+            by_method[method].append((key, args))
+        clip_shared = {"clips": self.clips, "layers": layers, "split": self.split, "report": sorted(self.report),
+                       "seed": s.seed, "control_by": s.control_by, "words": list(s.words),
+                       "acts_key": clips_key(self.clips, layers)}  # fmt: skip
+        out = {"probe": {}, "patch": [], "das": {}, "leace": {}, "layers": layers}
+        probes = self._stored(by_method["probe"], clip_shared, U.probe_unit, "probes")
+        out["probe"] = {args[0]: r for (_, args), r in zip(by_method["probe"], probes)}
+        patch_items = [(k, (pair, pair_id(pair), group_of(pair))) for k, (pair,) in by_method["patch"]]
+        out["patch"] = self._stored(patch_items, {"words": list(s.words), "layers": layers, "min_gap": s.min_gap},
+                                    U.patch_unit, "patching")  # fmt: skip
+        bar = progress(by_method["das"], enabled=self.run.progress, desc=f"{self.name} DAS", unit="unit")
+        for key, (layer, dim) in bar:
             record = self.store.get(key)
             if record is None:
-                record = self.store.put(key, getattr(self, f"_{method}")(*args))
+                record = self.store.put(key, self._das(layer, dim))
                 self.computed += 1
             else:
                 self.reused += 1
-            if method == "patch":
-                out["patch"].append(record)
-            else:
-                out[method][args if len(args) > 1 else args[0]] = record
-        out["layers"] = layers
+            out["das"][layer, dim] = record
+        erased = self._stored(by_method["leace"], clip_shared, U.leace_unit, "erasers")
+        out["leace"] = {tuple(args): r for (_, args), r in zip(by_method["leace"], erased)}
         return out

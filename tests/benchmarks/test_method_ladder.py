@@ -168,3 +168,72 @@ def test_settings_validation():
     s = ml.MethodLadderSettings()
     assert ml.MethodLadderSettings.from_dict(s.to_dict()) == s
     assert s.planted_report_voices == 4 and math.isclose(s.decodable_accuracy, 0.7)
+
+
+# ------------------------------------------------------------------ --data speech_commands: and --executor
+TINY = ["--quick", "--no-progress", "--device", "cpu", "--no-planted", "--layers", "3"]
+
+
+@pytest.fixture(scope="module")
+def sc4(tmp_path_factory):
+    """A synthetic Speech Commands folder: yes / no by four speakers (two female), 8 clips."""
+    import tasks
+
+    root = tmp_path_factory.mktemp("sc4")
+    tasks.synthesize_speech_commands(root, words=("yes", "no"), voices=["en-us", "en+f2", "en-gb-x-rp", "en-us+f3"],
+                                     rates=(175,), pitches=(50,), validation_fraction=0, testing_fraction=0)  # fmt: skip
+    return root
+
+
+def _no_model(*args, **kwargs):
+    raise AssertionError("no model may load here")
+
+
+def test_data_other_than_speech_commands_is_refused_before_any_model(sentence_manifest, sc_root, tmp_path,
+                                                                     monkeypatch):  # fmt: skip
+    from tasks.errors import DatasetError, UnknownNameError
+
+    monkeypatch.setattr(intervene, "load_model", _no_model)
+    with pytest.raises(ConfigError, match="needs speech_commands:PATH data"):
+        ml.main(TINY + ["--out", str(tmp_path / "a"), "--data", f"manifest:{sentence_manifest}"])
+    with pytest.raises(ConfigError, match="does not exist"):
+        ml.main(TINY + ["--out", str(tmp_path / "b"), "--data", "speech_commands:/does/not/exist"])
+    with pytest.raises(UnknownNameError):
+        ml.main(TINY + ["--out", str(tmp_path / "c"), "--data", "speechcommands:/tmp"])
+    with pytest.raises(DatasetError, match="at least 3"):  # sc_root: two speakers, no held-out one left for DAS
+        ml.main(TINY + ["--out", str(tmp_path / "d"), "--data", f"speech_commands:{sc_root}"])
+
+
+def test_data_split_is_by_speaker_with_speaker_matched_pairs(sc4):
+    from benchmarks.ladder.data import data_split
+    from benchmarks.ladder.work import group_of
+
+    found = data_split(f"speech_commands:{sc4}", ("yes", "no"), None, seed=0)
+    design, report = found["design"], found["report"]
+    assert len(design) == 3 and len(report) == 1 and not set(design) & set(report)
+    assert len(found["clips"]) == 8 and {c.speaker for c in found["clips"]} == set(design) | set(report)
+    assert sorted(c.text for c in found["clips"]) == ["no"] * 4 + ["yes"] * 4
+    assert len(found["pairs"]) == 4
+    for p in found["pairs"]:  # one speaker's recording, its word swapped for the same speaker's other word
+        assert p.metadata["speaker"] == group_of(p) and {p.clean_answer, p.corrupt_answer} == {"yes", "no"}
+    assert data_split(f"speech_commands:{sc4}", ("yes", "no"), None, seed=0)["report"] == report  # seeded
+    assert len(data_split(f"speech_commands:{sc4}", ("yes", "no"), 6, seed=0)["clips"]) == 6  # 3 speakers
+
+
+@slow  # DAS on tiny.en (minutes on a loaded 2-core machine)
+def test_data_run_on_recordings(sc4, tmp_path, monkeypatch):
+    out = tmp_path / "data"
+    outcome = ml.main(TINY + ["--out", str(out), "--data", f"speech_commands:{sc4}"])
+    r = _results(out)
+    assert r["split"]["by"] == "speaker" and len(r["split"]["report_speakers"]) == 1
+    assert r["data"]["kind"] == "data" and r["data"]["n_clips"] == 8 and r["data"]["n_pairs"] == 4
+    assert r["data"]["per_spec"] == {f"speech_commands:{sc4.resolve()}": {"clips": 8, "speakers": 4}}
+    m = r["models"][NAME]
+    (row,) = m["layers"]
+    assert row["leace"]["gender"]["available"] is False and "not available" in row["leace"]["gender"]["reason"]
+    assert 0 <= row["probe"]["accuracy"] <= 1 and math.isfinite(row["das"]["1"]["iia"])
+    assert {p["voice"] for p in m["patch_pairs"]} == set(r["split"]["report_speakers"])
+    assert outcome.computed == {NAME: 4}  # probe, one report pair, DAS, keyword eraser (no gender eraser)
+    monkeypatch.setattr(intervene, "load_model", _no_model)
+    again = ml.main(TINY + ["--out", str(out), "--data", f"speech_commands:{sc4}"])
+    assert again.computed == {NAME: 0} and _results(out)["models"] == r["models"]
