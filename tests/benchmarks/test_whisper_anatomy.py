@@ -145,3 +145,72 @@ def test_claim_checks_on_made_up_numbers():
     s = claims.steering_section(rates, speech, {"c": {"wer": 0.1}}, "encoder.3.block_output")
     assert s["agrees"] is True and s["best_alpha"] == -1.0
     assert [r["nonspeech_rate"] for r in s["rows"]] == [1.0, 0.5]
+
+
+# ------------------------------------------------------------------ --data and --executor
+TINY = ["--quick", "--no-progress", "--device", "cpu", "--ks", "50", "--head-clips", "0", "--splice-words", "1",
+        "--keywords", "yes", "--alphas", "0", "-1", "--nonspeech", "silence", "--max-clips", "1"]  # fmt: skip
+"""The smallest run: one dataset clip, k=50, one splice, one keyword, one steering strength on silence."""
+
+
+def _no_model(*args, **kwargs):
+    raise AssertionError("no model may load here")
+
+
+@pytest.mark.parametrize("spec,error,message", [
+    ("nope:/tmp", "UnknownNameError", "nope"),
+    ("manifest:/does/not/exist.jsonl", "ConfigError", "does not exist"),
+])  # fmt: skip
+def test_bad_data_spec_is_refused_before_any_model_loads(tmp_path, monkeypatch, spec, error, message):
+    import tasks.errors
+
+    monkeypatch.setattr(intervene, "load_model", _no_model)
+    with pytest.raises(getattr(tasks.errors, error), match=message):
+        wa.main(TINY + ["--out", str(tmp_path), "--data", spec])
+
+
+def test_data_is_part_of_the_settings(sentence_manifest):
+    plain = wa.WhisperAnatomySettings()
+    with_data = wa.WhisperAnatomySettings(data=(f"manifest:{sentence_manifest}",), head_clips=5)
+    assert with_data.data == (f"manifest:{sentence_manifest.resolve()}",) and plain.data == ()
+    assert with_data.digest() != plain.digest()  # results of other data are never mixed
+    with pytest.raises(ConfigError, match="head_clips"):
+        wa.WhisperAnatomySettings(head_clips=5)  # without data: at most one clip per voice
+
+
+def test_data_clips_keep_the_dataset_spans_shifted_by_the_lead(sentence_manifest):
+    from benchmarks.anatomy.data import data_speech_clips, with_spans
+
+    spec = f"manifest:{sentence_manifest.resolve()}"
+    clips, left_out = data_speech_clips([spec], 2, lead_s=0.3)
+    assert len(clips) == 2 and not left_out
+    c = clips[0]
+    assert c.spans == "dataset" and c.spec == spec and c.voice == "alice" and c.text == "turn the lights off"
+    assert [w.word for w in c.utterance.words] == ["turn", "the", "lights", "off"]
+    import json
+
+    first = json.loads(sentence_manifest.read_text().splitlines()[0])
+    assert c.utterance.words[0].start_s == pytest.approx(first["words"][0][1] + 0.3, abs=1e-4)
+    assert c.utterance.duration_s == pytest.approx(c.duration_s) and np.all(c.utterance.audio[:4800] == 0)
+    assert c.key.startswith("data-") and c.key.endswith("/alice_0.wav")
+    moved = with_spans(c, [["turn", 0.4, 0.6]])
+    assert moved.spans == "aligner" and moved.utterance.words[0].start_s == 0.4 and c.utterance.words[0].word == "turn"
+
+
+@pytest.mark.slow  # one dataset clip through every section (about 100 s on a loaded 2-core machine)
+def test_data_run_scores_the_recording_and_resumes(sentence_manifest, tmp_path, monkeypatch):
+    out = tmp_path / "data"
+    first = wa.main(TINY + ["--out", str(out), "--data", f"manifest:{sentence_manifest}"])
+    on_disk = json.loads((out / "results.json").read_text())
+    assert on_disk["data"]["kind"] == "data" and on_disk["data"]["clips_used"] == 1
+    assert on_disk["data"]["per_spec"] == {f"manifest:{sentence_manifest.resolve()}": {"clips": 1, "speakers": 1}}
+    assert [c["voice"] for c in on_disk["clips"]] == ["alice"] and on_disk["clips"][0]["text"] == "turn the lights off"
+    m = _model(on_disk)
+    (key, base), = m["base"].items()
+    assert m["spans"] == {key: "dataset"} and np.isfinite(base["wer"]) and base["wer"] <= 0.25
+    assert m["sections"]["alignment"]["words"] == 4  # the manifest's own spans grade the heads
+    assert np.all(np.isfinite(m["sections"]["encoder_lens"]["mean_wer"]))
+    assert m["units_computed"] == m["units"] == 12
+    monkeypatch.setattr(intervene, "load_model", _no_model)
+    again = wa.main(TINY + ["--out", str(out), "--data", f"manifest:{sentence_manifest}"])
+    assert _model(again)["units_computed"] == 0 and _model(again)["sections"] == _model(first)["sections"]
