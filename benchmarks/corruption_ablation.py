@@ -23,11 +23,33 @@ clip) is kept in ``<out>/work/`` as it finishes: run the same command again to r
 design list is the ``designs`` key of a ``--config`` file: a list of corruption dicts, each
 with a ``label`` (``{"label": "noise-0dB", "kind": "noise", "snr_db": 0, "span": "word"}``).
 
+``--data SPEC [SPEC ...]`` compares the designs on recordings instead of synthesis (``--max-clips``
+per spec, default 12; ``--clips`` is then unused): a Speech Commands clip of a core word is read
+with KeywordTask over the core words (a word swap splices the same speaker's recording of the
+partner word); a sentence clip (LibriSpeech, a manifest, a folder with transcripts, ...) is
+corrupted on one aligned content word (its longest, confidently aligned; the spans come from
+the dataset, else from the model's alignment), which :class:`tasks.TranscriptTask` reads
+(log-probability of the word; logit difference for a word swap, whose partner is the same
+speaker's target word of another clip). Whole-clip kinds (pitch, filters, reverb) act on that
+word only inside a sentence (``on_word``). "Flipped" on a sentence means the corrupt half no
+longer predicts the word's first token where it begins (teacher-forced). Held out by speaker:
+every second speaker (in order of appearance) gives the clean reference, the others the compared
+clips; with a single (or no) speaker label the synthetic reference is used, and the report says so.
+``results.json["data"]`` records the specs, clips and speakers.
+
+``--executor ray`` runs the (design, clip) units on Ray actors that each load the model by name
+(``pip install "speechlens[ray]"``; ``--ray-address``, ``--actors``, ``--threads-per-actor``,
+``--gpus-per-actor``); the pairs are built, and the maps, pairs and work store written, by this
+process only, and the numbers are those of a local run. The clean reference needs every
+reference clip at once, so it is fitted in this process (the first run loads the model here too).
+
 Examples (from the repository root)::
 
     python benchmarks/corruption_ablation.py                       # 12 designs x 6 clips
     python benchmarks/corruption_ablation.py --quick --out /tmp/ca  # 2 designs x 1 clip, under a minute
     python benchmarks/corruption_ablation.py --designs word-swap gap-silence --window-ms 100
+    python benchmarks/corruption_ablation.py --data speech_commands:~/speech_commands_v0.02 --max-clips 40
+    python benchmarks/corruption_ablation.py --data librispeech:~/LibriSpeech/dev-clean --executor ray
 """
 
 from __future__ import annotations
@@ -50,7 +72,19 @@ from benchmarks.ablation.summary import (
     rank_designs,
     summarize_design,
 )
-from benchmarks.ablation.work import REFERENCE_KEY, Clip, UnitContext, compute_unit
+from benchmarks.ablation.work import (
+    PAIR_ERRORS,
+    REFERENCE_KEY,
+    Clip,
+    DataClip,
+    ablation_unit,
+    finish_record,
+    fit_references,
+    make_pair,
+    reference_from_arrays,
+    reference_to_arrays,
+    slug,
+)
 from benchmarks.common import (
     FRAME_MS,
     BenchmarkSettings,
@@ -62,12 +96,19 @@ from benchmarks.common import (
     names,
     number,
     parse_settings,
-    progress,
     run_cli,
     run_folder,
     setup_logging,
     whole,
     write_report,
+)
+from benchmarks.common.data import (
+    add_data_arguments,
+    check_data,
+    data_clips,
+    data_record,
+    lazy_aligner,
+    pick_word,
 )
 from tasks.errors import ConfigError, close_names
 from tasks.tts import canonical_voice
@@ -152,6 +193,8 @@ class CorruptionAblationSettings(BenchmarkSettings):
     seed: int = 0
     duration_s: float = 1.0
     onset_s: float = 0.3
+    data: tuple = ()
+    max_clips: int | None = 12
 
     def __post_init__(self):
         def put(name, value):
@@ -187,6 +230,9 @@ class CorruptionAblationSettings(BenchmarkSettings):
         if any(o >= self.duration_s for o in onsets):
             raise ConfigError(f"reference_onsets ({onsets!r}) must be times in [0, {self.duration_s:g}) s")
         put("reference_onsets", onsets)
+        put("data", check_data("data", self.data))
+        if self.max_clips is not None:
+            put("max_clips", whole("max_clips", self.max_clips, 1))
 
     def selected(self) -> list[dict]:
         """The designs to run, in list order."""
@@ -206,6 +252,9 @@ def add_arguments(parser) -> None:
     g.add_argument("--window-ms", dest="window_ms", type=float, metavar="MS", help="map time window (default: 40)")
     g.add_argument("--direction", choices=DIRECTIONS, help="patching direction (default: denoise)")
     g.add_argument("--seed", type=int, help="seed of the corruptions' random draws (default: 0)")
+    add_data_arguments(g, what="the clean clips (Speech Commands words, or one aligned content word of each "
+                       "sentence, read with the transcript task; every second speaker is the clean reference)",
+                       max_clips_default=12)  # fmt: skip
 
 
 @dataclass
@@ -220,60 +269,192 @@ class Outcome:
 
 def work_settings(s: CorruptionAblationSettings) -> dict:
     """The settings that change a unit's result (designs and clips only select units)."""
-    return {"format": WORK_FORMAT, "model": s.model, "window_ms": s.window_ms, "direction": s.direction,
-            "seed": s.seed, "duration_s": s.duration_s, "onset_s": s.onset_s,
-            "reference_voices": list(s.reference_voices), "reference_words": list(s.reference_words),
-            "reference_onsets": list(s.reference_onsets)}  # fmt: skip
+    out = {"format": WORK_FORMAT, "model": s.model, "window_ms": s.window_ms, "direction": s.direction,
+           "seed": s.seed, "duration_s": s.duration_s, "onset_s": s.onset_s,
+           "reference_voices": list(s.reference_voices), "reference_words": list(s.reference_words),
+           "reference_onsets": list(s.reference_onsets)}  # fmt: skip
+    if s.data:  # the data (and how much of it) picks the held-out reference speakers
+        out |= {"data": list(s.data), "max_clips": s.max_clips}
+    return out
 
 
-def unit_key(design: dict, clip: Clip) -> str:
+def unit_key(design: dict, clip) -> str:
     """The work key of a (design, clip): the label, a digest of the corruption config, the clip."""
     digest = hashlib.sha1(json.dumps(design, sort_keys=True).encode()).hexdigest()[:8]
     return make_key("units", design["label"], digest, clip.id)
 
 
-def run_units(settings, run, designs: list, clips: list, store: WorkStore) -> tuple[dict, dict, int]:
-    """Every unit's record (computing the missing ones) and the reference's description.
+@dataclass
+class Subjects:
+    """The clean clips compared, the clean reference's clips (built lazily) and what the data gave."""
 
-    The model is loaded only when a unit or the reference is missing; the reference is fitted
-    only when the store does not hold it (:class:`~benchmarks.ablation.work.UnitContext`).
+    clips: list
+    reference: object  # () -> [(label, audio)]
+    reference_source: str
+    data: dict
+    skipped: list
+
+
+def synthetic_subjects(settings: CorruptionAblationSettings) -> Subjects:
+    def reference():
+        return [(f"{c.id}@{onset:g}s", c.utterance(settings.duration_s, onset, fit=True).audio)
+                for c, onset in [(Clip(w, v), o) for v in settings.reference_voices for w in settings.reference_words
+                                 for o in settings.reference_onsets]]  # fmt: skip
+
+    return Subjects(settings.clip_list(), reference, "synthetic", data_record(()), [])
+
+
+def data_subjects(settings: CorruptionAblationSettings, device=None) -> Subjects:
+    """Dataset clips split by speaker: every second speaker (order of appearance) is the reference.
+
+    Raises
+    ------
+    DatasetError
+        A spec gives no clip; ConfigError: no clip can be compared (no core word, no content word).
     """
-    task = tasks.KeywordTask()
+    clips = data_clips(settings.data, settings.max_clips, lazy_aligner(settings.model, device))
+    speakers = list(dict.fromkeys(c.speaker for c in clips if c.speaker))
+    held_out = set(speakers[1::2])
+    compared, skipped = [], []
+    for clip in (c for c in clips if c.speaker not in held_out):
+        if clip.word is not None:  # Speech Commands: one word, the label
+            if clip.word in tasks.SPEECH_COMMANDS_CORE:
+                compared.append(DataClip(clip, clip.word, "keyword"))
+            else:
+                skipped.append((clip.id, f"{clip.word!r} is not a core word (KeywordTask reads the core words)"))
+            continue
+        if not (clip.text or "").strip():
+            skipped.append((clip.id, "no transcript"))
+            continue
+        span = pick_word(clip)
+        if span is None:
+            skipped.append((clip.id, "no content word with a confident alignment"))
+            continue
+        compared.append(DataClip(clip, span.word, "transcript"))
+    for i, d in enumerate(compared):  # a sentence's word-swap partner: the speaker's word of another clip
+        if d.task == "transcript":
+            others = [o.word for o in compared[i + 1:] + compared[:i]
+                      if o.task == "transcript" and o.speaker == d.speaker and o.word.lower() != d.word.lower()]
+            if others:
+                compared[i] = DataClip(d.source, d.word, d.task, others[0])
+    for clip_id, reason in skipped:
+        logger.info("--data clip %s skipped: %s", clip_id, reason)
+    if not compared:
+        raise ConfigError(f"--data {list(settings.data)}: no clip to compare ({len(clips)} read; "
+                          f"{len(skipped)} skipped, e.g. {skipped[0][1] if skipped else 'all held out'})")  # fmt: skip
+    reference_clips = [c for c in clips if c.speaker in held_out]
+    if reference_clips:
+        source = f"held-out speakers of the data ({', '.join(sorted(held_out))})"
+
+        def reference():
+            return [(slug(c.id), c.audio) for c in reference_clips]
+    else:
+        source = "synthetic (the data has no second speaker to hold out)"
+        reference = synthetic_subjects(settings).reference
+    record = data_record(settings.data, clips, compared=[d.id for d in compared], skipped=dict(skipped),
+                         reference_speakers=sorted(held_out),
+                         tasks=sorted({d.task for d in compared}))  # fmt: skip
+    return Subjects(compared, reference, source, record, skipped)
+
+
+def _load_reference(model, subjects: Subjects, store: WorkStore, show_progress: bool) -> list:
+    """The clean reference from the store, else fitted here (with ``model``) and kept there."""
+    record = store.get(REFERENCE_KEY)
+    arrays = store.load_arrays(record)
+    if arrays is not None:
+        refs = reference_from_arrays(arrays, len(model.sites("encoder", "block_output")) if model is not None
+                                     else sum(k.startswith("mean_") for k in arrays))  # fmt: skip
+        if refs is not None:
+            logger.info("clean reference: read from the work store (%d clips)", len(record["info"]["clips"]))
+            return refs
+    refs, info = fit_references(model, subjects.reference(), show_progress)
+    store.put_arrays(REFERENCE_KEY, reference_to_arrays(refs), {"info": info | {"source": subjects.reference_source}})
+    return refs
+
+
+def run_units(settings, run, designs: list, subjects: Subjects, store: WorkStore, executor=None) -> tuple:
+    """Every unit's record (computing the missing ones where ``executor`` says) and the reference's description.
+
+    Pairs are built and saved here; the units run on ``executor`` (default: in this process).
+    The model is loaded here only when the reference must be fitted or units run locally; the
+    reference is fitted only when the store does not hold it.
+    """
+    from intervene.executors import WorkUnit, make_executor
+    from intervene.executors import run_units as execute
+
+    clips = subjects.clips
     units = [(d, c, unit_key(d, c)) for d in designs for c in clips]
     todo = [u for u in units if u[2] not in store]
-    reference = store.get(REFERENCE_KEY)
-    have_reference = store.load_arrays(reference) is not None
+    have_reference = store.load_arrays(store.get(REFERENCE_KEY)) is not None
     logger.info("%d units, %d to compute, %d already in %s", len(units), len(todo), len(units) - len(todo), store.root)
+    computed = 0
     if todo or not have_reference:
         import intervene  # here, not at the top: a resumed run or --help need not import the engine
 
-        model = intervene.load_model(settings.model, device=run.device)
-        ref_clips = [(Clip(w, v), onset) for v in settings.reference_voices for w in settings.reference_words
-                     for onset in settings.reference_onsets]  # fmt: skip
-        ctx = UnitContext(model, task, settings, run.out, ref_clips, store=store, show_progress=run.progress)
-        ctx.describe_reference()  # read from the store, or fitted and kept there
-        for design, clip, key in progress(todo, enabled=run.progress, desc="designs x clips", unit="unit"):
-            store.put(key, compute_unit(ctx, design, clip))
-        reference = store.get(REFERENCE_KEY)
-    records = {d["label"]: [store.get(k) for dd, _, k in units if dd is d] for d in designs}
-    return records, reference["info"], len(todo)
+        executor = executor or make_executor("local", device=run.device)[0]
+        remote = executor.name != "local"
+        local = intervene.load_model(settings.model, device=run.device) if not remote or not have_reference else None
+        refs = _load_reference(local, subjects, store, run.progress)
+        shared = {"references": refs, "window_ms": settings.window_ms, "direction": settings.direction}
+
+        def work():
+            index = 0
+            for design, clip, key in todo:
+                try:
+                    pair, word_span, task = make_pair(design, clip, settings)
+                except PAIR_ERRORS as exc:  # kept, so a rerun does not try again
+                    logger.info("%s / %s: no pair (%s)", design["label"], clip.id, exc)
+                    store.put(key, {"design": design["label"], "clip": clip.id, "no_pair": str(exc)})
+                    continue
+                pair.save(run.out / "pairs" / slug(design["label"]) / slug(clip.id))
+                subject = {"clip": clip.id, "word": clip.word, "voice": clip.voice}
+                yield WorkUnit(key, index, (design["label"], subject, pair, word_span, task))
+                index += 1
+
+        def record(unit, value, seconds):
+            nonlocal computed
+            computed += 1
+            label, subject = unit.args[0], unit.args[1]
+            return store.put(unit.key, finish_record(value, run.out, label, subject["clip"]))
+
+        model = settings.model if remote else local
+        for _ in execute(executor, model, ablation_unit, work(), shared=shared, record=record, progress=run.progress,
+                         total=len(todo), desc="designs x clips", unit_name="unit"):  # fmt: skip
+            pass
+    reference = store.get(REFERENCE_KEY)
+    records, no_pair = {}, {}
+    for design in designs:
+        stored = [store.get(k) for dd, _, k in units if dd is design]
+        records[design["label"]] = [r for r in stored if "no_pair" not in r]
+        missing = {r["clip"]: r["no_pair"] for r in stored if "no_pair" in r}
+        if missing:
+            no_pair[design["label"]] = missing
+    return records, reference["info"], {"computed": computed, "reused": len(units) - len(todo)}, no_pair
 
 
-def summarize(settings, records: dict, reference: dict, command: str) -> dict:
+def summarize(settings, records: dict, reference: dict, command: str, subjects: Subjects | None = None,
+              no_pair: dict | None = None, executor: dict | None = None) -> dict:  # fmt: skip
     """Every number of the run (per design, ranking, agreement, advice and every unit)."""
+    subjects = subjects or synthetic_subjects(settings)
     summaries = {d: summarize_design(d, recs) for d, recs in records.items()}
     agree = agreement(records)
     for d, s in summaries.items():
         s["agreement_mean"] = agree["mean_with_others"][d]
+        s["no_pair"] = len((no_pair or {}).get(d, {}))
     first = next((r for recs in records.values() for r in recs), None)
     layers = list(range(len(first["offdist"]["ledoit_wolf"]["ratio"]))) if first else []
-    return {
+    out = {
         "benchmark": SCRIPT, "settings": settings.to_dict(), "settings_digest": settings.digest(), "command": command,
-        "model": settings.model,
-        "clips": [c.id for c in settings.clip_list()], "layers": layers, "reference": reference,
+        "model": settings.model, "data": subjects.data,
+        "clips": [c.id for c in subjects.clips], "layers": layers, "reference": reference,
         "designs": summaries, "ranking": rank_designs(summaries), "agreement": agree,
         "advice": advice(summaries, agree), "units": records,
     }  # fmt: skip
+    if no_pair:
+        out["no_pair"] = no_pair
+    if executor is not None:
+        out["executor"] = executor
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> Outcome:
@@ -281,22 +462,23 @@ def main(argv: Sequence[str] | None = None) -> Outcome:
     setup_logging()
     started = time.perf_counter()
     run, settings = parse_settings(argv, CorruptionAblationSettings, script=SCRIPT, description=__doc__,
-                                   add_arguments=add_arguments, quick_preset=QUICK_PRESET)  # fmt: skip
-    with run_folder(run, settings, work=work_settings(settings)) as store:
-        designs, clips = settings.selected(), settings.clip_list()
-        records, reference, computed = run_units(settings, run, designs, clips, store)
+                                   add_arguments=add_arguments, quick_preset=QUICK_PRESET, scaleout=True)  # fmt: skip
+    with run_folder(run, settings, work=work_settings(settings)) as store, run.scaleout.open(run.device) as executor:
+        designs = settings.selected()
+        subjects = data_subjects(settings, run.device) if settings.data else synthetic_subjects(settings)
+        records, reference, counts, no_pair = run_units(settings, run, designs, subjects, store, executor)
         command = command_line(SCRIPT, argv)
-        results = summarize(settings, records, reference, command)
+        results = summarize(settings, records, reference, command, subjects, no_pair)
         sections = build_sections(run.out, results, records, command)
         write_report(run.out, "Corruption designs compared", sections, results)
     echo(ranking_table(results["ranking"], results["designs"]).to_text())
     echo()
     echo(design_table(results["ranking"], results["designs"]).to_text())
     echo("\n" + "\n".join(f"- {line}" for line in results["advice"]))
-    units = len(designs) * len(clips)
-    echo(f"\n{units} units ({computed} computed, {units - computed} reused) in {time.perf_counter() - started:.0f} s; "
-         f"report: {run.out / 'index.html'}")  # fmt: skip
-    return Outcome(results=results, computed=computed, reused=units - computed, out=run.out)
+    units = len(designs) * len(subjects.clips)
+    echo(f"\n{units} units ({counts['computed']} computed, {counts['reused']} reused) in "
+         f"{time.perf_counter() - started:.0f} s; report: {run.out / 'index.html'}")  # fmt: skip
+    return Outcome(results=results, computed=counts["computed"], reused=counts["reused"], out=run.out)
 
 
 if __name__ == "__main__":

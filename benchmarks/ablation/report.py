@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -169,18 +170,32 @@ def method_text(res: dict, command: str) -> str:
     """How every number of the report is defined (from the run's settings)."""
     s, ref = res["settings"], res["reference"]
     onsets = ", ".join(f"{o:g}" for o in s["reference_onsets"])
+    data = res.get("data") or {"kind": "synthetic"}
+    if data["kind"] == "synthetic":
+        clips = (f"{len(res['clips'])} clean clips ({', '.join(res['clips'])}; {s['duration_s']:g} s, word onset at "
+                 f"{s['onset_s']:g} s) corrupted by {len(res['designs'])} designs on {res['model']}, KeywordTask over "
+                 "the 10 core words.\n\n")  # fmt: skip
+        reference = (f"{len(ref['clips'])} clean clips: {len(s['reference_words'])} words x "
+                     f"{len(s['reference_voices'])} voices ({', '.join(s['reference_voices'])}) x onsets {onsets} s, "
+                     "none of them an evaluated clip")  # fmt: skip
+    else:
+        clips = (f"{len(res['clips'])} recordings of {', '.join(data['specs'])} ({', '.join(res['clips'])}) "
+                 f"corrupted by {len(res['designs'])} designs on {res['model']}: Speech Commands words read with "
+                 "KeywordTask over the 10 core words, sentences on one aligned content word read with TranscriptTask "
+                 "(the word's log-probability; a logit difference for word swaps; 'flipped': the corrupt half no "
+                 "longer predicts the word's first token, teacher-forced). Tasks here: "
+                 f"{', '.join(data.get('tasks', []))}. Clips without a pair for a design: "
+                 f"{json.dumps(res.get('no_pair', {}))}.\n\n")  # fmt: skip
+        reference = (f"{len(ref['clips'])} clean clips, {ref.get('source', 'held-out speakers')}, none of them an "
+                     "evaluated clip")  # fmt: skip
     return (
-        f"{len(res['clips'])} clean clips ({', '.join(res['clips'])}; {s['duration_s']:g} s, word onset at "
-        f"{s['onset_s']:g} s) corrupted by {len(res['designs'])} designs on {res['model']}, KeywordTask over the "
-        "10 core words.\n\n"
+        clips +
         "Effect size: the task metric's clean-minus-corrupt gap (logit difference of the two words for word "
         "swaps, log-odds of the word among the 10 core words otherwise) and, on one scale for every design, the "
         "drop of the clean word's log-odds. Flip rate: share of clips whose corrupt half KeywordTask predicts as "
         "another word than the clean answer.\n\n"
         f"Off-distribution: per encoder layer (block output), a clean reference of {ref['frames_per_layer']} "
-        f"frames ({len(ref['clips'])} clean clips: {len(s['reference_words'])} words x "
-        f"{len(s['reference_voices'])} voices ({', '.join(s['reference_voices'])}) x onsets {onsets} s, none of "
-        "them an evaluated clip; every frame of a clip's audio, speech and pauses, not Whisper's padding to 30 s) "
+        f"frames ({reference}; every frame of a clip's audio, speech and pauses, not Whisper's padding to 30 s) "
         "gives a mean and a Ledoit-Wolf covariance. The ratio is the mean Mahalanobis distance of the corrupted "
         "run's frames inside the changed span divided by that of the clean run's frames at the same positions "
         "(1: as typical as clean speech); 'diag' uses per-dimension standard deviations instead.\n\n"

@@ -312,3 +312,126 @@ def test_changed_settings_into_same_folder_raise_and_change_nothing(quick_run):
     with pytest.raises(ConfigError, match="other settings"):
         ca.main([*QUICK, "--out", str(out), "--window-ms", "200"])
     assert (out / "results.json").read_bytes() == before and not list(out.glob("*.stale.*"))
+
+
+# --------------------------------------------------------------------------- --data and --executor
+def test_bad_data_spec_is_refused_before_any_model(tmp_path, monkeypatch):
+    def no_model(*args, **kwargs):
+        raise AssertionError("a bad --data spec must be refused before a model loads")
+
+    monkeypatch.setattr(intervene, "load_model", no_model)
+    with pytest.raises(UnknownNameError, match="speech_commands"):
+        ca.main([*QUICK, "--out", str(tmp_path / "a"), "--data", "speech_comands:/tmp"])
+    with pytest.raises(ConfigError, match="does not exist"):
+        ca.main([*QUICK, "--out", str(tmp_path / "b"), "--data", f"manifest:{tmp_path / 'none.jsonl'}"])
+    with pytest.raises(ConfigError, match="max_clips"):
+        ca.CorruptionAblationSettings(data=(f"folder:{tmp_path}",), max_clips=0)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_data_clips_split_by_speaker_and_pairs_stay_on_the_word(sentence_manifest, sc_root):
+    """Sentences: the first speaker's clips are compared (a content word each, a partner word of the
+    same speaker for word swaps), the second speaker is the clean reference; every design's pair
+    changes audio only around the word. Speech Commands: core words read by KeywordTask."""
+    designs = [d for d in ca.DEFAULT_DESIGNS if d["label"] in ("noise-white-0dB", "gap-silence", "pitch+4", "word-swap")]
+    s = ca.CorruptionAblationSettings(data=(f"manifest:{sentence_manifest}",), designs=designs)
+    subjects = ca.data_subjects(s)
+    assert {c.speaker for c in subjects.clips} == {"alice"} and len(subjects.clips) == 3
+    assert subjects.data["reference_speakers"] == ["bob"] and "bob" in subjects.reference_source
+    assert [label.split("_")[0] for label, _ in subjects.reference()] == ["bob"] * 3
+    assert [c.word for c in subjects.clips] == ["lights", "open", "tomorrow"]
+    assert all(c.task == "transcript" and c.partner not in (None, c.word) for c in subjects.clips)
+    clip = subjects.clips[0]
+    span = clip.source.word_span("lights")
+    for design in s.selected():
+        pair, word_span, task = work.make_pair(design, clip, s)
+        assert word_span == (span.start_s, span.end_s) and isinstance(task, tasks.TranscriptTask)
+        diff = np.flatnonzero(np.abs(pair.clean - pair.corrupt) > 1e-6) / 16000
+        assert diff.size and diff[0] >= span.start_s - 0.1 and diff[-1] <= span.end_s + 0.1, design["label"]
+        if design["kind"] == "pitch_shift":
+            assert pair.corruption["kind"] == "on_word"
+        if design["kind"] == "word_swap":
+            assert pair.params["via"] == "dataset" and pair.corrupt_answer == clip.partner
+            assert task.answers(pair)[1].word == clip.partner
+    sc = ca.data_subjects(ca.CorruptionAblationSettings(data=(f"speech_commands:{sc_root}",)))
+    assert len({c.speaker for c in sc.clips}) == 1 and len(sc.clips) == 3
+    assert all(c.task == "keyword" and c.word == c.source.word for c in sc.clips)
+    assert not {c.speaker for c in sc.clips} & set(sc.data["reference_speakers"])
+
+
+SC_ARGS = ["--designs", "word-swap", "--window-ms", "500", "--max-clips", "2"]
+
+
+@pytest.fixture(scope="module")
+def data_run(tmp_path_factory, sc_root):
+    """--quick on Speech Commands: 2 clips ('no' by each speaker): the first speaker's clip is word-swapped
+    (500 ms windows), the second speaker's is the clean reference."""
+    out = tmp_path_factory.mktemp("ca_data")
+    outcome = ca.main([*QUICK, *SC_ARGS, "--out", str(out), "--data", f"speech_commands:{sc_root}"])
+    return out, outcome
+
+
+@pytest.mark.slow  # a real unit and a one-clip reference: ~1 minute on a busy 2-core CPU
+def test_data_run_records_the_data_and_resumes(data_run, sc_root, monkeypatch):
+    out, outcome = data_run
+    r = _results(out)
+    assert outcome.computed == 1 and r["data"]["kind"] == "data" and r["data"]["tasks"] == ["keyword"]
+    assert r["data"]["specs"] == [f"speech_commands:{sc_root.resolve()}"] and r["settings"]["data"] == r["data"]["specs"]
+    assert r["reference"]["source"].startswith("held-out speakers") and len(r["reference"]["clips"]) == 1
+    (unit,) = r["units"]["word-swap"]
+    assert unit["word"] == "no" and unit["answers"] == ["no", "yes"] and unit["params"]["via"] == "dataset"
+    assert unit["flipped"] and unit["gap"] > 1.0 and np.isfinite(unit["logodds_drop"])
+    assert all(np.isfinite(v) for v in unit["offdist"]["ledoit_wolf"]["ratio"])
+    assert np.isfinite(np.array(unit["map"]["values"], dtype=float)).all()
+    assert unit["map"]["localisation"]["word"] > unit["map"]["localisation"]["word_chance"]
+    before = (out / "results.json").read_bytes()
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a resumed run must not load a model")
+
+    monkeypatch.setattr(intervene, "load_model", no_model)
+    again = ca.main([*QUICK, *SC_ARGS, "--out", str(out), "--data", f"speech_commands:{sc_root}"])
+    assert again.computed == 0 and again.reused == 1 and (out / "results.json").read_bytes() == before
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    """A local Ray for this module (2 CPUs, no dashboard), unless one is already up."""
+    import logging
+
+    ray = pytest.importorskip("ray")
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    try:
+        yield ray
+    finally:
+        if started:
+            ray.shutdown()
+
+
+SENTENCE_ARGS = ["--designs", "noise-white-0dB", "--window-ms", "500", "--max-clips", "1"]
+
+
+@pytest.mark.slow  # Ray start, an actor loading tiny.en and a sentence unit twice: minutes on 2 cores
+def test_ray_run_on_sentences_equals_local_and_local_resumes_it(ray_session, sentence_manifest, tmp_path, monkeypatch):
+    data = ["--data", f"manifest:{sentence_manifest}"]
+    local = ca.main([*QUICK, *SENTENCE_ARGS, *data, "--out", str(tmp_path / "local")])
+    remote = ca.main([*QUICK, *SENTENCE_ARGS, *data, "--out", str(tmp_path / "ray"), "--executor", "ray", "--actors", "1"])
+    assert local.computed == remote.computed == 1
+    a, b = local.results["units"]["noise-white-0dB"][0], remote.results["units"]["noise-white-0dB"][0]
+    assert a["task"] == "transcript" and a["metric"] == "logprob" and a["word"] == "lights"
+    for key in ("clean_metric", "corrupt_metric", "logodds_drop"):
+        assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-4), key
+    np.testing.assert_allclose(np.array(b["map"]["values"]), np.array(a["map"]["values"]), atol=1e-4)
+    assert (tmp_path / "ray" / b["map"]["file"]).is_file() and (tmp_path / "ray" / b["pair_dir"] / "pair.json").is_file()
+    before = _results(tmp_path / "ray")
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("a local run resuming a Ray run's folder must not load a model")
+
+    monkeypatch.setattr(intervene, "load_model", no_model)
+    again = ca.main([*QUICK, *SENTENCE_ARGS, *data, "--out", str(tmp_path / "ray")])
+    after = _results(tmp_path / "ray")
+    assert again.computed == 0 and again.reused == 1
+    assert before.pop("command").endswith("--actors 1") and {**after, "command": None} == {**before, "command": None}
