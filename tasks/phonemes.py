@@ -59,7 +59,16 @@ def phoneme_spans(text: str, voice: str = "en-us", rate: int = 175, pitch: int =
     >>> [p.word for p in phoneme_spans("yes")]
     ['j', 'E', 's']
     """
-    from tasks.tts import _check_int, _check_text, _trim, canonical_voice, MAX_PITCH, MAX_RATE, MIN_PITCH, MIN_RATE
+    from tasks.tts import (
+        MAX_PITCH,
+        MAX_RATE,
+        MIN_PITCH,
+        MIN_RATE,
+        _check_int,
+        _check_text,
+        _trim,
+        canonical_voice,
+    )
 
     text = _check_text(text)
     voice = canonical_voice(voice)
@@ -71,15 +80,15 @@ def phoneme_spans(text: str, voice: str = "en-us", rate: int = 175, pitch: int =
     n = audio.shape[0]
     from tasks.tts import PADDING_S
 
-    speech_end = max(n - int(round(PADDING_S * SAMPLE_RATE)), 0)
+    speech_end = max(n - round(PADDING_S * SAMPLE_RATE), 0)
     events = raw.phoneme_events
     out = []
     for i, ev in enumerate(events):
         label = phoneme_label(ev.name)
         if not label:
             continue
-        lo = min(max(int(round(ev.start_s * SAMPLE_RATE)) + shift, 0), n)
-        hi = int(round(events[i + 1].start_s * SAMPLE_RATE)) + shift if i + 1 < len(events) else speech_end
+        lo = min(max(round(ev.start_s * SAMPLE_RATE) + shift, 0), n)
+        hi = round(events[i + 1].start_s * SAMPLE_RATE) + shift if i + 1 < len(events) else speech_end
         hi = min(max(hi, lo), n)
         if hi > lo:
             out.append(WordSpan(label, lo / SAMPLE_RATE, hi / SAMPLE_RATE))

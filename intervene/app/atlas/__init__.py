@@ -15,6 +15,11 @@ Open ``index.html`` through a local web server (``python -m http.server -d atlas
 - :mod:`~intervene.app.atlas.build`: :func:`build_atlas`.
 """
 
-from intervene.app.atlas.build import DEFAULT_CLIPS, NEURON_ACTIVE_ABOVE, AtlasResult, build_atlas
+from intervene.app.atlas.build import (
+    DEFAULT_CLIPS,
+    NEURON_ACTIVE_ABOVE,
+    AtlasResult,
+    build_atlas,
+)
 
 __all__ = ["DEFAULT_CLIPS", "NEURON_ACTIVE_ABOVE", "AtlasResult", "build_atlas"]

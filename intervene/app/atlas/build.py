@@ -139,12 +139,11 @@ def build_atlas(model, site, sae=None, clips=None, out="atlas", *, units=None, t
     >>> build_atlas("whisper-tiny.en", "encoder.3.mlp_hidden", clips=40, out="atlas-l3")  # doctest: +SKIP
     """
     import intervene
+    from intervene.app.atlas.collect import UnitStats
+    from intervene.app.atlas.write import write_atlas
     from intervene.features.sae import SAE
     from intervene.features.train import site_width
     from tasks.checks import check_int
-
-    from intervene.app.atlas.collect import UnitStats
-    from intervene.app.atlas.write import write_atlas
 
     out = _check_out(out)
     top = check_int("top", top, low=1)
@@ -197,9 +196,8 @@ def build_atlas(model, site, sae=None, clips=None, out="atlas", *, units=None, t
 @torch.no_grad()
 def _collect(model, key: str, sae, corpus, ids, stats, align: bool, progress: bool) -> list:
     """Run every clip once; feed ``stats``; return each clip's ``(words, phonemes, source)``."""
-    from intervene.features.store import read_activations
-
     from intervene.app.atlas.marks import clip_marks
+    from intervene.features.store import read_activations
 
     cols = torch.as_tensor(ids, dtype=torch.long)
     bar = None
