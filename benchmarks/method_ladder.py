@@ -54,6 +54,7 @@ Examples (from the repository root)::
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -241,6 +242,11 @@ def _model_entry(name: str, records: dict, settings, out: Path) -> dict:
     return entry
 
 
+def _two(x) -> str:
+    """``x`` to two decimals, or "n/a" (a figure the data cannot give)."""
+    return "n/a" if x is None or math.isnan(x) else f"{x:.2f}"
+
+
 def main(argv: Sequence[str] | None = None) -> Outcome:
     """Run the benchmark (``argv``: command-line arguments; None reads ``sys.argv``)."""
     setup_logging()
@@ -309,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> Outcome:
                  f"{row['probe']['control_accuracy']:.2f}, selectivity {row['probe']['selectivity']:.2f}), patch "
                  f"{row['patch']['mean']:.2f} (n={row['patch']['n']}), DAS IIA {das}, kw acc -keyword "
                  f"{row['leace']['keyword']['keyword_accuracy_after']:.2f} -gender "
-                 f"{row['leace']['gender']['keyword_accuracy_after']:.2f} (plain "
+                 f"{_two(row['leace']['gender']['keyword_accuracy_after'])} (plain "
                  f"{row['leace']['keyword']['keyword_accuracy_before']:.2f}): {row['verdict']}")  # fmt: skip
     if settings.planted:
         echo(f"planted: all checks pass: {results['planted']['all_pass']} {results['planted']['checks']}")
