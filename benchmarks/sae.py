@@ -47,6 +47,7 @@ from benchmarks.common import (
     BenchmarkSettings,
     Section,
     Table,
+    command_line,
     echo,
     names,
     number,
@@ -218,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         matched_rows,
         within,
     )
-    from benchmarks.saebench.measure import steering_demo
+    from benchmarks.saebench.measure import downstream_base, steering_demo
     from benchmarks.saebench.units import evaluate_unit, sae_name
     from intervene.features import extract
     from intervene.workstore import make_key
@@ -241,11 +242,14 @@ def main(argv: Sequence[str] | None = None) -> dict:
         shared = {"settings": s.to_dict(), "x_train": x_train, "x_check": x_train[check], "x_test": x_test, "x": x,
                   "clip": clip, "n_clips": len(corpus), "train": train, "test": test, "labels": labels(corpus),
                   "held_out": _held_out(corpus, test, s.downstream_clips), "data": bool(s.data)}  # fmt: skip
-        results = {"settings": s.to_dict(), "data": data_record(s.data, data_clips),
+        results = {"settings": s.to_dict(), "settings_digest": s.digest(), "command": command_line(SCRIPT, argv),
+                   "data": data_record(s.data, data_clips),
                    "store": {"frames": astore.n_frames, "clips": len(corpus), "frames_per_s": astore.frames_per_s,
                              "train_frames": int(x_train.shape[0]), "test_frames": int(x_test.shape[0])},
                    "executor": executor.describe(), "saes": {}}  # fmt: skip
         grouped, calib = _train_all(executor, model, s, shared, store, out, run.progress)
+        shared["downstream_base"] = store.get_or_compute(make_key("downstream-base"),
+                                                         lambda: downstream_base(model, shared["held_out"]))
         names_ = {key: sae_name(key[0], key[1], s.k, calib.get(key[1], {}).get("l1", s.l1)) for key in grouped}
         items = [(make_key("evaluate", names_[key], *[sae.digest() for sae in saes[:2]]),
                   (saes[0], saes[1] if len(saes) > 1 else None)) for key, saes in grouped.items()]  # fmt: skip

@@ -16,7 +16,7 @@ import re
 import numpy as np
 import torch
 
-__all__ = ["clip_features", "downstream", "single_feature_probe", "steering_demo"]
+__all__ = ["clip_features", "downstream", "downstream_base", "single_feature_probe", "steering_demo"]
 
 
 @torch.no_grad()
@@ -69,37 +69,55 @@ def _norm(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()) or "<empty>"
 
 
-def downstream(model, sae, clips: list) -> dict:
-    """Keyword accuracy (single command words) and WER (sentences) with and without the SAE in place."""
+def _score(model, clips: list, sae=None) -> dict:
+    """Keyword accuracy on single command words and WER on sentences, with ``sae``'s reconstruction
+    in place of its site (None: the model as it is)."""
     import jiwer
 
     import tasks
 
-    model.sites(sae=sae, features=[])
     task = tasks.KeywordTask()
     words = [c for c in clips if c.text in task.words]
     sentences = [c for c in clips if c.kind == "speech" and c.text not in task.words]
-    out = {"keyword_clips": len(words), "sentence_clips": len(sentences)}
-    for name, recon in (("base", False), ("sae", True)):
-        right, refs, hyps = 0, [], []
-        for c in words:
-            audio = model.prepare(c.load())
-            if recon:
-                with _reconstructed(model, sae, model.num_frames(audio.shape[0])):
-                    right += task.predict(model, audio) == c.text
-            else:
+    right, refs, hyps = 0, [], []
+    for c in words:
+        audio = model.prepare(c.load())
+        if sae is not None:
+            with _reconstructed(model, sae, model.num_frames(audio.shape[0])):
                 right += task.predict(model, audio) == c.text
-        for c in sentences:
-            audio = model.prepare(c.load())
-            if recon:
-                with _reconstructed(model, sae, model.num_frames(audio.shape[0])):
-                    hyps.append(model.transcribe(audio))
-            else:
+        else:
+            right += task.predict(model, audio) == c.text
+    for c in sentences:
+        audio = model.prepare(c.load())
+        if sae is not None:
+            with _reconstructed(model, sae, model.num_frames(audio.shape[0])):
                 hyps.append(model.transcribe(audio))
-            refs.append(c.text)
-        out[f"{name}_keyword_accuracy"] = right / len(words) if words else None
-        out[f"{name}_wer"] = float(jiwer.wer([_norm(r) for r in refs], [_norm(h) for h in hyps])) if refs else None
-        out[f"{name}_transcripts"] = hyps[:5]
+        else:
+            hyps.append(model.transcribe(audio))
+        refs.append(c.text)
+    return {"keyword_clips": len(words), "sentence_clips": len(sentences),
+            "keyword_accuracy": right / len(words) if words else None,
+            "wer": float(jiwer.wer([_norm(r) for r in refs], [_norm(h) for h in hyps])) if refs else None,
+            "transcripts": hyps[:5]}  # fmt: skip
+
+
+def downstream_base(model, clips: list) -> dict:
+    """The model's own scores on ``clips`` (what :func:`downstream` compares with; compute once per run)."""
+    return _score(model, clips)
+
+
+def downstream(model, sae, clips: list, base: dict | None = None) -> dict:
+    """Keyword accuracy (single command words) and WER (sentences) with and without the SAE in place.
+
+    ``base``: :func:`downstream_base` of the same clips, when already computed.
+    """
+    model.sites(sae=sae, features=[])
+    base = base if base is not None else downstream_base(model, clips)
+    out = {"keyword_clips": base["keyword_clips"], "sentence_clips": base["sentence_clips"]}
+    for name, got in (("base", base), ("sae", _score(model, clips, sae))):
+        out[f"{name}_keyword_accuracy"] = got["keyword_accuracy"]
+        out[f"{name}_wer"] = got["wer"]
+        out[f"{name}_transcripts"] = got["transcripts"]
     for key in ("keyword_accuracy", "wer"):
         a, b = out[f"base_{key}"], out[f"sae_{key}"]
         out[f"{key}_change"] = None if a is None or b is None else b - a

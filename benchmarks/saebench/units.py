@@ -126,5 +126,5 @@ def evaluate_unit(model, shared: dict, sae, other) -> dict:
         m = evaluate(sae, shared["x_test"])
     m.pop("frequency")
     return {**m, "stability": stability(sae, other) if other is not None else None, "probe": _probes(sae, shared),
-            "downstream": downstream(model, sae, shared["held_out"]),
+            "downstream": downstream(model, sae, shared["held_out"], shared.get("downstream_base")),
             "train_seconds": sae.config.training.get("seconds")}  # fmt: skip
