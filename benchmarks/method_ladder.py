@@ -242,6 +242,13 @@ def _model_entry(name: str, records: dict, settings, out: Path) -> dict:
     return entry
 
 
+DATA_NOTES = {
+    False: {"pairs": "word swaps (espeak-ng, one voice per pair)", "gender": "espeak-ng voice variants"},
+    True: {"pairs": "speaker-matched recordings (recording_swap)", "gender": "not available for this data"},
+}
+"""What results.json says of the clips' source, by whether ``--data`` was given."""
+
+
 def _two(x) -> str:
     """``x`` to two decimals, or "n/a" (a figure the data cannot give)."""
     return "n/a" if x is None or math.isnan(x) else f"{x:.2f}"
@@ -282,8 +289,7 @@ def main(argv: Sequence[str] | None = None) -> Outcome:
                                      f"measured on the report {group}s"},
                    "data": {"n_clips": len(clips), "n_pairs": len(pairs), "pairs_not_built": skipped,
                             "n_report_pairs": n_report,
-                            **data_record(settings.data, recordings, source="speaker-matched recordings (recording_swap)",
-                                          gender="not available for this data" if settings.data else "espeak-ng voice variants")},
+                            **data_record(settings.data, recordings, **DATA_NOTES[bool(settings.data)])},
                    "executor": executor.describe(),
                    "models": models}  # fmt: skip
         sections = []
