@@ -24,6 +24,20 @@ Examples (from the repository root)::
     python benchmarks/patching_heatmaps.py --models whisper-tiny.en whisper-base
     python benchmarks/patching_heatmaps.py --corruptions word_swap '{"kind": "gap", "fill": "silence"}'
     python benchmarks/patching_heatmaps.py --executor ray --ray-address 10.0.0.5:6379 --threads-per-actor 4
+    python benchmarks/patching_heatmaps.py --data speech_commands:~/speech_commands_v0.02 --sweeps keyword-encoder
+    python benchmarks/patching_heatmaps.py --data librispeech:~/LibriSpeech/dev-clean --sweeps carrier-encoder \
+        --corruptions '{"kind": "noise", "snr_db": -5, "span": "word"}'
+
+``--data SPEC [SPEC ...]`` makes the pairs from recordings (``--max-clips`` sentence clips per spec,
+default 40): ``speech_commands:PATH`` gives the keyword sweeps natural speaker-matched pairs (the
+same speaker saying two words; ``word_swap`` is then the recording swap, other corruptions act on
+the first recording's word); a sentence dataset (``librispeech:``, ``manifest:``, ``hf:``,
+``folder:``) gives the carrier sweeps a word inside each sentence (one aligned content word,
+corrupted there, read by ``tasks.TranscriptTask``; a word swap there needs ``word=``), the time
+axis aligned to that word's onset as for synthesis (pairs are padded with silence where the word
+sits too close to an edge). Sweeps the data cannot feed are skipped (logged, and said in the
+report and ``results.json["skipped_sweeps"]``); nothing left to run is a ConfigError.
+``results.json["data"]`` records the specs, clips and speakers.
 
 ``--executor ray`` patches the pairs on Ray actors (``pip install "speechlens[ray]"``; without
 ``--ray-address`` a Ray is started on this machine); the maps are identical, the work store and
@@ -36,7 +50,7 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -44,6 +58,7 @@ import tasks
 from benchmarks.common import (
     FRAME_MS,
     BenchmarkSettings,
+    Section,
     choice,
     command_line,
     echo,
@@ -56,6 +71,8 @@ from benchmarks.common import (
     whole,
     write_report,
 )
+from benchmarks.common.data import add_data_arguments, check_data, data_record
+from benchmarks.heatmaps import data as hd
 from benchmarks.heatmaps import sweeps as sw
 from benchmarks.heatmaps.results import build_sections, summarize_sweep, summary_table
 from benchmarks.heatmaps.work import run_model
@@ -104,6 +121,8 @@ class PatchingHeatmapsSettings(BenchmarkSettings):
     keyword_onset_s: float = 0.3
     carrier_template: str = "please say the word {word} now"
     audio_examples: int = 2
+    data: tuple = ()
+    max_clips: int | None = 40
 
     def __post_init__(self):
         def put(name, value):
@@ -132,6 +151,10 @@ class PatchingHeatmapsSettings(BenchmarkSettings):
         put("seed", whole("seed", self.seed, 0, 2**31))
         put("audio_examples", whole("audio_examples", self.audio_examples, 0, 100))
         tasks.CarrierTask(self.words, template=self.carrier_template)  # checks the template
+        put("data", check_data("data", self.data))
+        if self.max_clips is not None:
+            put("max_clips", whole("max_clips", self.max_clips, 1))
+        hd.sweeps_for_data(self.sweeps, self.data, log=False)  # data that feeds no sweep: refused before any model loads
 
 
 def _corruption_arg(text: str):
@@ -162,6 +185,8 @@ def add_arguments(parser) -> None:
     g.add_argument("--seed", type=int, help="seed of the first pair's corruption (default: 0)")
     g.add_argument("--audio-examples", dest="audio_examples", type=int, metavar="N",
                    help="pairs per task and corruption with audio players in the report (default: 2)")  # fmt: skip
+    add_data_arguments(g, what="the pairs (speech_commands: speaker-matched keyword pairs; sentence datasets: a word "
+                       "inside each sentence for the carrier sweeps)", max_clips_default=40)  # fmt: skip
 
 
 @dataclass
@@ -178,7 +203,10 @@ def work_settings(settings: PatchingHeatmapsSettings) -> dict:
     """The settings that change a unit's result (models, sweeps, corruptions, pairs and voices
     only select units: each is part of a unit's key)."""
     keep = ("words", "window_ms", "before_ms", "after_ms", "direction", "keyword_onset_s", "carrier_template")
-    return {"format": WORK_FORMAT, **{k: getattr(settings, k) for k in keep}}
+    out = {"format": WORK_FORMAT, **{k: getattr(settings, k) for k in keep}}
+    if settings.data:  # the data picks the pairs (a pair's digest is in its key too)
+        out |= {"data": list(settings.data), "max_clips": settings.max_clips}
+    return out
 
 
 # --------------------------------------------------------------------------- pairs
@@ -210,13 +238,20 @@ def main(argv: Sequence[str] | None = None) -> Outcome:
     t_start = time.perf_counter()
     run, settings = parse_settings(argv, PatchingHeatmapsSettings, script=SCRIPT, description=__doc__,
                                    add_arguments=add_arguments, quick_preset=QUICK_PRESET, scaleout=True)  # fmt: skip
+    active, skipped = hd.sweeps_for_data(settings.sweeps, settings.data)
+    planned = replace(settings, sweeps=active) if skipped else settings  # what runs; results keep the settings given
     with run_folder(run, settings, work=work_settings(settings)) as store, run.scaleout.open(run.device) as executor:
-        plan = build_pairs(settings, run.out)
+        if settings.data:
+            plan = hd.data_plan(planned, active, run.out, run.device)
+            task_objects = hd.data_tasks(settings.words)
+        else:
+            plan, task_objects = build_pairs(settings, run.out), None
         per_model, computed, reused, maps = {}, {}, {}, {}
         for name in settings.models:
-            outcomes, computed[name], reused[name], load = run_model(name, settings, plan, store, run, executor)
+            outcomes, computed[name], reused[name], load = run_model(name, planned, plan, store, run, executor,
+                                                                     task_objects)  # fmt: skip
             sweeps = []
-            for sweep in settings.sweeps:
+            for sweep in planned.sweeps:
                 for config in settings.corruptions:
                     label = sw.corruption_label(config)
                     entry, cmap = summarize_sweep(name, sweep, config, settings, plan, outcomes[sweep, label], run.out)
@@ -229,12 +264,42 @@ def main(argv: Sequence[str] | None = None) -> Outcome:
                    "command": command, "models": per_model, "executor": executor.describe(),
                    "timings": {"compute_s": round(compute_s, 3),
                                "model_load_s": {n: m["model_load_s"] for n, m in per_model.items()}}}  # fmt: skip
-        sections = build_sections(run.out, results, settings, plan, maps)
+        results["data"] = _data_record(settings, plan)
+        if skipped:
+            results["skipped_sweeps"] = skipped
+        sections = build_sections(run.out, results, planned, plan, maps)
+        if settings.data:
+            sections.insert(1, Section("Data", _data_text(results)))
         write_report(run.out, "Patching heatmaps: where Whisper carries the word", sections, results)
     echo(summary_table(per_model).to_text())
+    for sweep, reason in skipped.items():
+        echo(f"sweep {sweep} skipped: {reason}")
     echo(f"\n{sum(computed.values())} units computed, {sum(reused.values())} reused; "
          f"{time.perf_counter() - t_start:.0f} s; report: {run.out / 'index.html'}")  # fmt: skip
     return Outcome(results=results, computed=computed, reused=reused, out=run.out)
+
+
+def _data_record(settings, plan: dict) -> dict:
+    """``results["data"]``: the specs, and per (task, corruption) the pairs built and why others were not."""
+    if not settings.data:
+        return data_record(())
+    built = {f"{task}/{label}": {"pairs": sum(p is not None for _, p, _ in rows),
+                                 "speakers": sorted({s.voice for s, p, _ in rows if p is not None}),
+                                 "not_built": [r for _, p, r in rows if p is None]}
+             for (task, label), rows in plan.items()}  # fmt: skip
+    return data_record(settings.data, (), pairs=built)
+
+
+def _data_text(results: dict) -> str:
+    data = results["data"]
+    lines = [(f"Pairs from {', '.join(data['specs'])} (keyword sweeps: speaker-matched Speech Commands pairs; "
+              "carrier sweeps: one aligned content word inside each sentence, read by TranscriptTask).")]  # fmt: skip
+    for key, entry in data["pairs"].items():
+        missing = f", {len(entry['not_built'])} not built (e.g. {entry['not_built'][0]})" if entry["not_built"] else ""
+        lines.append(f"{key}: {entry['pairs']} pairs from {len(entry['speakers'])} speakers{missing}")
+    for sweep, reason in results.get("skipped_sweeps", {}).items():
+        lines.append(f"Sweep {sweep} not run: {reason}.")
+    return "\n\n".join(lines)
 
 
 if __name__ == "__main__":

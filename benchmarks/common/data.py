@@ -196,7 +196,7 @@ def word_pairs(clips: Sequence, corruption, n: int | None = None, seed: int = 0)
             out.append((clip, None, "no content word with a confident alignment"))
             continue
         c = corruption if not isinstance(corruption, dict) else corruptions.from_dict(dict(corruption))
-        if c.kind not in ("gap", "noise", "recording_swap", "on_word"):
+        if c.kind not in ("gap", "noise", "word_swap", "recording_swap", "on_word"):
             c = corruptions.get("on_word", corruption=c.to_dict() if hasattr(c, "to_dict") else c)
         try:
             pair = c.pair(clip, target=span.word, seed=seed + len(out))

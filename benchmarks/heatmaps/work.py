@@ -71,11 +71,14 @@ def _patch_options(job: SweepJob, settings, model) -> dict:
     return options
 
 
-def run_model(name: str, settings, plan: dict, store: WorkStore, run, executor=None) -> tuple[dict, int, int, dict | None]:
+def run_model(name: str, settings, plan: dict, store: WorkStore, run, executor=None,
+              tasks_by_name: dict | None = None) -> tuple[dict, int, int, dict | None]:  # fmt: skip
     """Every job's outcomes for model ``name``, computing only the unfinished pairs.
 
     ``executor`` (an :class:`intervene.executors.Executor`, default: in this process) runs the
     pairs; a Ray executor's actors load the model themselves (its load time is theirs).
+    ``tasks_by_name`` (``{"keyword": task, "carrier": task}``) replaces the synthetic tasks
+    (``--data``: :func:`benchmarks.heatmaps.data.data_tasks`).
 
     Returns
     -------
@@ -98,7 +101,8 @@ def run_model(name: str, settings, plan: dict, store: WorkStore, run, executor=N
         store.get_or_compute(load_key, lambda: {"seconds": round(time.perf_counter() - t0, 3)})
     elif todo:
         model = name  # the actors load it by name
-    tasks_by_name = {t: sw.make_task(t, settings.words, settings.carrier_template) for t in ("keyword", "carrier")}
+    if tasks_by_name is None:
+        tasks_by_name = {t: sw.make_task(t, settings.words, settings.carrier_template) for t in ("keyword", "carrier")}
     outcomes, computed, reused = {}, 0, 0
     for job in jobs:
         found = intervene.sweep_pairs(

@@ -292,12 +292,12 @@ def test_restart_reads_the_clean_reference_from_the_work_store(quick_run, tmp_pa
     def refit(*args, **kwargs):
         raise AssertionError("the reference is in the work store; it must not be fitted again")
 
-    def unit_from_the_reference(ctx, design, clip):  # the unit's own model work is tested above
-        seen.append(work.reference_to_arrays(ctx.references))
-        return record
+    def unit_from_the_reference(model, shared, *args):  # the unit's own model work is tested above
+        seen.append(work.reference_to_arrays(shared["references"]))
+        return {**record, "map": None}
 
-    monkeypatch.setattr(work, "fit_references", refit)
-    monkeypatch.setattr(ca, "compute_unit", unit_from_the_reference)
+    monkeypatch.setattr(ca, "fit_references", refit)
+    monkeypatch.setattr(ca, "ablation_unit", unit_from_the_reference)
     outcome = ca.main([*QUICK, "--out", str(copy)])
     assert outcome.computed == 1 and outcome.reused == 1 and len(seen) == 1
     assert sorted(seen[0]) == sorted(stored.files)
@@ -383,7 +383,8 @@ def test_data_run_records_the_data_and_resumes(data_run, sc_root, monkeypatch):
     assert unit["flipped"] and unit["gap"] > 1.0 and np.isfinite(unit["logodds_drop"])
     assert all(np.isfinite(v) for v in unit["offdist"]["ledoit_wolf"]["ratio"])
     assert np.isfinite(np.array(unit["map"]["values"], dtype=float)).all()
-    assert unit["map"]["localisation"]["word"] > unit["map"]["localisation"]["word_chance"]
+    loc = unit["map"]["localisation"]  # two 500 ms windows: both touch the word, so both shares may be 1
+    assert 0.0 < loc["word_chance"] <= loc["word"] <= 1.0
     before = (out / "results.json").read_bytes()
 
     def no_model(*args, **kwargs):

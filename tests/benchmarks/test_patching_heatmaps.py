@@ -236,3 +236,107 @@ def test_carrier_sources_keep_the_window_after_the_word_inside_the_clip():
     utt = sw.make_source(task, spec, 0.3, 0.8)
     onset = utt.word_span("yes").start_s
     assert utt.duration_s >= onset + 0.8 + 0.1 - 1e-9 and utt.words[0].word == "please"
+
+
+# --------------------------------------------------------------------------- --data and --executor
+from benchmarks.heatmaps import data as hd
+
+TINY = ["--pairs", "1", "--window-ms", "200", "--before-ms", "200", "--after-ms", "200"]
+
+
+def test_bad_data_is_refused_before_any_model(tmp_path, monkeypatch, sentence_manifest, sc_root):
+    def no_model(*args, **kwargs):
+        raise AssertionError("bad --data must be refused before a model loads")
+
+    monkeypatch.setattr(intervene, "load_model", no_model)
+    with pytest.raises(UnknownNameError, match="librispeech"):
+        ph.main(QUICK + ["--out", str(tmp_path / "a"), "--data", "librispeach:/tmp"])
+    with pytest.raises(ConfigError, match="does not exist"):
+        ph.main(QUICK + ["--out", str(tmp_path / "b"), "--data", f"speech_commands:{tmp_path / 'none'}"])
+    with pytest.raises(ConfigError, match="keyword-encoder: keyword sweeps take speaker-matched pairs"):
+        ph.main(QUICK + ["--out", str(tmp_path / "c"), "--data", f"manifest:{sentence_manifest}"])
+    assert not any((tmp_path / d).exists() for d in "abc")
+    run, skipped = hd.sweeps_for_data(("keyword-encoder", "carrier-decoder"), (f"speech_commands:{sc_root}",))
+    assert run == ("keyword-encoder",) and list(skipped) == ["carrier-decoder"] and "sentence" in skipped["carrier-decoder"]
+    assert hd.sweeps_for_data(("carrier-heads",), ()) == (("carrier-heads",), {})
+
+
+def test_sentence_pairs_put_the_word_inside_the_aligned_window(sentence_manifest):
+    """Carrier sweeps on sentences: one content word per clip is corrupted, the pair padded so the
+    onset-aligned span (before/after the word) lies inside the clip, and TranscriptTask reads that word."""
+    import tasks
+
+    s = ph.PatchingHeatmapsSettings(data=(f"manifest:{sentence_manifest}",), sweeps=("carrier-encoder",), pairs=3,
+                                    corruptions=({"kind": "noise", "snr_db": -5.0, "span": "word"}, "word_swap"),
+                                    before_ms=300, audio_examples=0)  # fmt: skip
+    plan = hd.data_plan(s, s.sweeps, None)
+    noise = plan["carrier", "noise_snr_db=-5.0_span=word"]
+    assert len(noise) == 3 and all(p is not None for _, p, _ in noise)
+    task = tasks.TranscriptTask()
+    for spec, pair, _ in noise:
+        (start, end), = [(a, b) for w, a, b in pair.words if w == spec.word]
+        lo, hi = sw.onset_span(pair, spec.word, 0.02, s.window_ms, s.before_ms, s.after_ms)
+        assert lo >= 0 and hi <= pair.duration_s + 1e-9 and lo <= start < hi
+        assert all(start - 0.05 <= a and b <= end + 0.05 for a, b in pair.changed_spans)
+        clean, _ = task.answers(pair)
+        assert str(clean) == spec.word == pair.metadata["word"] and spec.word.lower() not in ("the", "a")
+    assert any(sum(p.metadata.get("padded_s", [0])) > 0 for _, p, _ in noise)  # 0.2 s around each sentence: padded
+    swaps = plan["carrier", "word_swap"]
+    assert all(p is None and "word=" in r for _, p, r in swaps)  # no default partner for a sentence word: said
+
+
+@pytest.fixture(scope="module")
+def sc_run(tmp_path_factory, sc_root):
+    out = tmp_path_factory.mktemp("ph_sc")
+    return out, ph.main(QUICK + TINY + ["--out", str(out), "--data", f"speech_commands:{sc_root}"])
+
+
+def test_speech_commands_data_gives_speaker_matched_pairs_and_resumes(sc_run, sc_root, monkeypatch):
+    out, _ = sc_run
+    r = _results(out)
+    assert r["data"]["kind"] == "data" and r["data"]["specs"] == [f"speech_commands:{sc_root.resolve()}"]
+    assert r["settings"]["data"] == r["data"]["specs"] and r["data"]["pairs"]["keyword/word_swap"]["pairs"] == 1
+    (entry,) = r["models"]["whisper-tiny.en"]["sweeps"]
+    (row,) = entry["pairs"]
+    assert row["status"] == "used" and row["gap"] > 1.0 and row["answers"][0] != row["answers"][1]
+    assert row["word_onset_s"] >= 0.2 and entry["time_ms"] == [-200.0, 0.0]
+    assert np.isfinite(np.array(entry["mean"], dtype=float)).all()
+    pair = intervene.CausalMap.load(out / row["map"]).meta
+    assert pair.direction == "denoise"
+    before = (out / "results.json").read_bytes()
+    _no_model_work(monkeypatch)
+    again = ph.main(QUICK + TINY + ["--out", str(out), "--data", f"speech_commands:{sc_root}"])
+    assert again.computed == {"whisper-tiny.en": 0} and again.reused == {"whisper-tiny.en": 1}
+    assert json.loads((out / "results.json").read_bytes())["models"] == json.loads(before)["models"]
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    """A local Ray for this module (2 CPUs, no dashboard), unless one is already up."""
+    import logging
+
+    ray = pytest.importorskip("ray")
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    try:
+        yield ray
+    finally:
+        if started:
+            ray.shutdown()
+
+
+@pytest.mark.slow  # Ray start and an actor loading tiny.en: a minute or more on 2 cores
+def test_carrier_data_on_ray_equals_local_and_local_resumes_it(ray_session, sentence_manifest, tmp_path, monkeypatch):
+    args = QUICK + TINY + ["--sweeps", "carrier-encoder", "--corruptions", '{"kind": "gap", "fill": "silence"}',
+                           "--data", f"manifest:{sentence_manifest}"]  # fmt: skip
+    local = ph.main(args + ["--out", str(tmp_path / "local")])
+    remote = ph.main(args + ["--out", str(tmp_path / "ray"), "--executor", "ray", "--actors", "1"])
+    a, b = (o.results["models"]["whisper-tiny.en"]["sweeps"][0] for o in (local, remote))
+    assert a["task"] == "carrier" and a["metric"] == "logprob" and a["pairs_used"] == 1
+    np.testing.assert_allclose(np.array(b["mean"], dtype=float), np.array(a["mean"], dtype=float), atol=1e-4)
+    assert remote.results["executor"]["name"] == "ray"
+    before = _results(tmp_path / "ray")["models"]
+    _no_model_work(monkeypatch)
+    again = ph.main(args + ["--out", str(tmp_path / "ray")])
+    assert again.computed == {"whisper-tiny.en": 0} and _results(tmp_path / "ray")["models"] == before
