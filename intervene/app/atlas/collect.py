@@ -26,10 +26,11 @@ LABEL_KINDS = ("words", "phonemes")
 
 
 class _Labels:
-    """Per-label sums over span frames, ``(labels, units)``, grown as labels appear."""
+    """Per-label sums over span frames, ``(labels, units)``, grown as labels appear. Words are
+    lower-cased; phoneme labels are kept as they are (espeak-ng's ``E`` and ``e`` differ)."""
 
-    def __init__(self, n_units: int):
-        self.n_units = n_units
+    def __init__(self, n_units: int, lower: bool):
+        self.n_units, self.lower = n_units, lower
         self.index: dict = {}
         self.sums = np.zeros((0, n_units))
         self.frames = np.zeros(0, dtype=np.int64)
@@ -49,7 +50,8 @@ class _Labels:
     def add(self, acts: np.ndarray, spans, frame_s: float) -> None:
         centres = (np.arange(acts.shape[0]) + 0.5) * frame_s
         for label, start_s, end_s in spans:
-            label = str(label).strip().lower()
+            label = str(label).strip()
+            label = label.lower() if self.lower else label
             if not label:
                 continue
             lo, hi = np.searchsorted(centres, [start_s, end_s], side="left")
@@ -94,7 +96,7 @@ class UnitStats:
         self.top_clip = np.full((n_units, top), -1, dtype=np.int64)
         self.top_frame = np.zeros((n_units, top), dtype=np.int64)
         self.traces: dict = {}
-        self.labels = {kind: _Labels(n_units) for kind in LABEL_KINDS}
+        self.labels = {"words": _Labels(n_units, lower=True), "phonemes": _Labels(n_units, lower=False)}
 
     def add(self, clip: int, acts: np.ndarray, frame_s: float, words=(), phonemes=()) -> None:
         """Take one clip: ``acts`` float (frames, units); spans ``(label, start_s, end_s)``."""
