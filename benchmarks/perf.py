@@ -34,13 +34,24 @@ The scale-out section (``--scaleout``, opt-in: it needs Ray, ``pip install "spee
 and a few minutes) is :mod:`benchmarks.speed.scaleout`: the same heatmap sweep in this process
 with 2 torch threads and on 2 single-threaded Ray actors; the throughput ratio, each unit's
 compute, Ray's overhead per unit (% of the unit's compute) and the maps' max abs difference.
+
+``--executor`` and the Ray flags: perf's timing sections measure in this process by definition
+(a time per map is only comparable on one machine); ``--executor ray`` adds the scale-out section
+(as ``--scaleout``) and, with ``--ray-address``, ``--actors``, ``--threads-per-actor`` and
+``--gpus-per-actor``, says where its Ray side runs (default: a Ray started here, 2 actors x 1 thread).
+
+``--data SPEC [SPEC ...]`` times pairs from a dataset instead of synthesized word swaps
+(:mod:`benchmarks.speed.data`; as many pairs as ``pairs`` lists, or ``--max-clips``):
+``speech_commands:PATH`` gives speaker-matched pairs (KeywordTask); a sentence dataset gives noise
+on one aligned content word per clip (TranscriptTask). The scale-out section sweeps the same data
+pairs (whole-clip windows). ``perf.json["data"]`` records the specs and the pairs timed.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Integral
 from typing import ClassVar
 
@@ -63,6 +74,7 @@ from benchmarks.common import (
     whole,
     write_report,
 )
+from benchmarks.common.data import add_data_arguments, check_data, data_record
 from benchmarks.speed.anatomy import (
     ANATOMY_TEXT,
     QUICK_ANATOMY,
@@ -72,7 +84,13 @@ from benchmarks.speed.anatomy import (
 from benchmarks.speed.features import STORE_COLUMNS, store_row, store_rows
 from benchmarks.speed.measure import matmul_gflops
 from benchmarks.speed.rows import estimate_summary, estimators, measure_pair
-from benchmarks.speed.scaleout import SCALEOUT_COLUMNS, SCALEOUT_TEXT, measure_scaleout, scaleout_rows, scaleout_text
+from benchmarks.speed.scaleout import (
+    SCALEOUT_COLUMNS,
+    SCALEOUT_TEXT,
+    measure_scaleout,
+    scaleout_rows,
+    scaleout_text,
+)
 from tasks.atomic import atomic_path, write_json
 from tasks.errors import ConfigError
 
@@ -107,6 +125,8 @@ class PerfSettings(BenchmarkSettings):
     scaleout_window_ms: float = 40.0  # patching_heatmaps.py's windows (its --quick: 200)
     features: bool = True  # the activation-store extraction row (benchmarks/speed/features.py)
     features_clips: int = 8
+    data: tuple = ()
+    max_clips: int | None = None  # --data: pairs timed (default: as many as ``pairs`` lists)
 
     def __post_init__(self):
         def put(name, value):
@@ -138,6 +158,9 @@ class PerfSettings(BenchmarkSettings):
         put("features_clips", whole("features_clips", self.features_clips, 1, 1000))
         put("scaleout_window_ms", number("scaleout_window_ms", self.scaleout_window_ms, FRAME_MS, 1000.0, unit="ms",
                                          multiple_of=FRAME_MS))  # fmt: skip
+        put("data", check_data("data", self.data))
+        if self.max_clips is not None:
+            put("max_clips", whole("max_clips", self.max_clips, 1, 1000))
 
 
 def add_arguments(p) -> None:
@@ -157,6 +180,7 @@ def add_arguments(p) -> None:
                    help="pairs of the scale-out sweep (default 8; --quick: 2)")
     p.add_argument("--scaleout-window-ms", dest="scaleout_window_ms", type=float, metavar="MS",
                    help="time windows of the scale-out sweep (default 40 ms, as patching_heatmaps.py; --quick: 200)")
+    add_data_arguments(p, what="the timed pairs (speech_commands: speaker-matched pairs; sentences: noise on a word)")
 
 
 def summarize(records: list, s: PerfSettings, model, device, mm: dict) -> dict:
@@ -242,22 +266,29 @@ def main(argv: Sequence[str] | None = None) -> dict:
 
     setup_logging()
     run, s = parse_settings(argv, PerfSettings, script=SCRIPT, description=__doc__, add_arguments=add_arguments,
-                            quick_preset=QUICK_PRESET)
+                            quick_preset=QUICK_PRESET, scaleout=True)  # fmt: skip
+    if run.scaleout.executor == "ray" and not s.scaleout:  # --executor ray: the scale-out section, on that Ray
+        s = replace(s, scaleout=True)
     with run_folder(run, s, results=RESULT_FILES):
         model = intervene.load_model(s.model, device=run.device)
         if not (model.capabilities.fast_exact and model.capabilities.lookahead and model.capabilities.truncated_context):
             raise ConfigError(f"perf.py compares the fast paths (exact runner, lookahead, truncated context); {s.model!r} "
                               f"({model.architecture}) offers {model.capabilities}")
         device = model.device
+        timed = None
+        if s.data:
+            from benchmarks.speed.data import data_pairs
+
+            timed = data_pairs(s.data, s.max_clips or len(s.pairs), s.model, run.device)
         if s.scaleout_only:
-            return _scaleout_only(run, s, model, argv)
-        task = tasks.KeywordTask()
+            return _scaleout_only(run, s, model, argv, timed)
+        if timed is None:
+            timed = [(tasks.KeywordTask(), corruptions.get("word_swap").pair(
+                tasks.speak(w, voice=v).padded(s.duration_s, s.onset_s), seed=0, target=w)) for w, v in s.pairs]
         mm = matmul_gflops(device, repeats=s.matmul_repeats)
         records = []
-        for word, voice in s.pairs:
-            utt = tasks.speak(word, voice=voice).padded(s.duration_s, s.onset_s)
-            pair = corruptions.get("word_swap").pair(utt, seed=0, target=word)
-            logger.info("pair %s -> %s (%s)", pair.clean_answer, pair.corrupt_answer, voice)
+        for task, pair in timed:
+            logger.info("pair %s -> %s", pair.clean_answer, pair.corrupt_answer)
             records.append(measure_pair(model, task, pair, s, device))
         res = summarize(records, s, model, device, mm)
         res["anatomy"] = measure_anatomy(model, task, pair, **(QUICK_ANATOMY if run.quick else {}))
@@ -265,7 +296,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
             res["features"] = store_row(model, n_clips=s.features_clips)
         if s.scaleout:
             res["scaleout"] = measure_scaleout(model, s.scaleout_pairs, run.out, window_ms=s.scaleout_window_ms,
-                                               device=run.device)  # fmt: skip
+                                               device=run.device, pairs=timed if s.data else None,
+                                               ray_options=run.scaleout)  # fmt: skip
+        res["data"] = _data(s, timed)
         res["command"] = command_line(SCRIPT, argv)
         res["settings"] = s.to_dict()
         res["settings_digest"] = s.digest()
@@ -306,10 +339,20 @@ def _echo_scaleout(sc: dict) -> None:
     echo(scaleout_text(sc))
 
 
-def _scaleout_only(run, s: PerfSettings, model, argv) -> dict:
+def _data(s: PerfSettings, timed) -> dict:
+    """``perf.json["data"]``: synthetic, or the specs and each timed pair's words and speaker."""
+    if not s.data:
+        return data_record(())
+    return data_record(s.data, (), pairs=[{"answers": [p.clean_answer, p.corrupt_answer], "task": t.name,
+                                            "speaker": p.metadata.get("speaker"), "corruption": p.corruption.get("kind")}
+                                           for t, p in timed])  # fmt: skip
+
+
+def _scaleout_only(run, s: PerfSettings, model, argv, timed=None) -> dict:
     """``--scaleout-only``: the scale-out section alone (inside main's run folder)."""
     res = {"model": model.name, "device": str(model.device), "scaleout": measure_scaleout(model, s.scaleout_pairs,
-           run.out, window_ms=s.scaleout_window_ms, device=run.device), "command": command_line(SCRIPT, argv), "settings": s.to_dict(),
+           run.out, window_ms=s.scaleout_window_ms, device=run.device, pairs=timed, ray_options=run.scaleout),
+           "data": _data(s, timed), "command": command_line(SCRIPT, argv), "settings": s.to_dict(),
            "settings_digest": s.digest()}  # fmt: skip
     write_json(run.out / "perf.json", res)
     write_report(run.out, "SpeechLens performance: scale-out", [_scaleout_section(res["scaleout"])], res)

@@ -116,7 +116,7 @@ def measure_pair(model, task, pair, s, device) -> dict:
     rec["truncated_spearman"] = spearman(trunc.values, exact.values)
     rec["truncated_max_abs_diff"] = float(np.nanmax(np.abs(trunc.values - exact.values)))
     rec["truncated"] = _fidelity(model, task, pair, s.context_frames)
-    ids = task.readout(model, pair.clean_answer, pair.corrupt_answer).decoder_input_ids
+    ids = task.readout(model, *task.answers(pair)).decoder_input_ids
     cells_per_layer = {layer: exact.values.shape[-1] for layer in s.layers}
     for name, m in (("plain", plain), ("exact", exact), *maps.items(), ("truncated", trunc)):
         rec[f"{name}_timings"] = dict(m.meta.timings or {})

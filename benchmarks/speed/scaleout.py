@@ -48,13 +48,20 @@ def _heatmap_job(model_name: str, n_pairs: int, out, window_ms: float = 40.0):
 
 
 def _sweep(model, task, job, settings, executor) -> tuple[list, float]:
-    """(outcomes, wall seconds) of the job's pairs on ``executor`` (no store: everything computed)."""
+    """(outcomes, wall seconds) of the job's pairs on ``executor`` (no store: everything computed).
+
+    ``job`` is a heatmap job, or ``(pairs, window_ms)`` for ``--data`` pairs (whole-clip windows).
+    """
     import intervene
     from benchmarks.heatmaps.work import _patch_options
 
+    if isinstance(job, tuple):
+        pairs, sites, options = job[0], "encoder.block_output", {"window_ms": job[1], "span": "clip", "unit": "frame"}
+    else:
+        pairs, sites, options = job.pairs, job.spec.sites, _patch_options(job, settings, model)
     t0 = time.perf_counter()
-    outcomes = list(intervene.sweep_pairs(model, task, job.pairs, job.spec.sites, min_gap=settings.min_gap,
-                                          executor=executor, **_patch_options(job, settings, model)))  # fmt: skip
+    outcomes = list(intervene.sweep_pairs(model, task, pairs, sites, min_gap=settings.min_gap,
+                                          executor=executor, **options))  # fmt: skip
     return outcomes, time.perf_counter() - t0
 
 
@@ -68,8 +75,8 @@ def _max_abs_diff(a: list, b: list) -> float:
     return worst
 
 
-def measure_scaleout(model, n_pairs: int, out, *, window_ms: float = 40.0, threads: int = 2, actors: int = 2,
-                     device=None) -> dict:  # fmt: skip
+def measure_scaleout(model, n_pairs: int, out, *, window_ms: float = 40.0, threads: int = 2, actors: int | None = None,
+                     device=None, pairs: list | None = None, ray_options=None) -> dict:  # fmt: skip
     """Time the heatmap sweep of ``n_pairs`` pairs locally (``threads`` torch threads) and on
     ``actors`` single-threaded Ray actors; see the module docstring for each figure.
 
@@ -82,6 +89,12 @@ def measure_scaleout(model, n_pairs: int, out, *, window_ms: float = 40.0, threa
         The sweep's time windows (patching_heatmaps.py: 40 ms, 200 ms with ``--quick``).
     out : Path
         A scratch folder (the pairs' audio examples are not saved).
+    pairs : list of (task, MinimalPair), optional
+        ``--data`` pairs (:func:`benchmarks.speed.data.data_pairs`) instead of synthesized word
+        swaps: the first task's pairs, every encoder block output x ``window_ms`` over the whole clip.
+    ray_options : benchmarks.common.ExecutorOptions, optional
+        The Ray side (``--ray-address``, ``--actors``, ``--threads-per-actor``,
+        ``--gpus-per-actor``); default: a Ray started here with 2 single-threaded actors.
 
     Raises
     ------
@@ -91,8 +104,16 @@ def measure_scaleout(model, n_pairs: int, out, *, window_ms: float = 40.0, threa
     import tasks
     from intervene.executors import LocalExecutor, RayExecutor
 
-    settings, job = _heatmap_job(model.name, n_pairs, out, window_ms)
+    settings, job = _heatmap_job(model.name, n_pairs if pairs is None else 1, out, window_ms)
     task = tasks.KeywordTask(settings.words)
+    if pairs is not None:
+        task = pairs[0][0]
+        job = ([p for t, p in pairs if type(t) is type(task)][:n_pairs], window_ms)
+    given = {} if ray_options is None else {k: getattr(ray_options, k) for k in ("ray_address", "actors",
+                                                                                   "threads_per_actor", "gpus_per_actor")}
+    actors = actors or given.get("actors") or 2
+    per_actor = given.get("threads_per_actor") or 1
+    address = given.get("ray_address")
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -100,7 +121,8 @@ def measure_scaleout(model, n_pairs: int, out, *, window_ms: float = 40.0, threa
     finally:
         torch.set_num_threads(before)
     t0 = time.perf_counter()
-    with RayExecutor(actors=actors, threads_per_actor=1, num_cpus=max(actors, 1), device=device) as ex:
+    with RayExecutor(address, actors=actors, threads_per_actor=per_actor, gpus_per_actor=given.get("gpus_per_actor"),
+                     num_cpus=None if address else max(actors * per_actor, 1), device=device) as ex:  # fmt: skip
         pool = ex.pool(model.name)
         start_s = time.perf_counter() - t0
         echo = []
@@ -122,7 +144,8 @@ def measure_scaleout(model, n_pairs: int, out, *, window_ms: float = 40.0, threa
                       "overhead_per_unit_s": overhead, "overhead_pct_of_unit": 100.0 * overhead / mean,
                       "cells_per_unit": int(np.mean([o.map.values.size for o in outcomes if o.map is not None]))}  # fmt: skip
     return {
-        "model": model.name, "pairs": n_pairs, "window_ms": window_ms, "threads_local": threads, "actors": actors, "threads_per_actor": 1,
+        "model": model.name, "pairs": len(local), "window_ms": window_ms, "threads_local": threads, "actors": actors,
+        "threads_per_actor": per_actor, "ray_address": address, "data": pairs is not None,
         "local": rows["local"], "ray": rows["ray"], "ratio": local_s / ray_s,
         "ray_start_s": start_s, "ray_actor_load_s": [w.get("load_s") for w in workers],
         "echo_roundtrip_ms": 1000.0 * statistics.median(echo),
@@ -144,7 +167,7 @@ def scaleout_rows(res: dict) -> list:
 def scaleout_text(res: dict) -> str:
     r = res["ray"]
     return (f"{res['model']}, {res['pairs']} word-swap pairs ({res['local']['cells_per_unit']} cells each: "
-            f"{res['window_ms']:g} ms windows; "
+            f"{res['window_ms']:g} ms windows{' over --data pairs' if res.get('data') else ''}; "
             f"{res['skipped']} skipped by min_gap). Ray / in-process throughput ratio {res['ratio']:.2f}; Ray overhead "
             f"{r['overhead_per_unit_s']:.3f} s per unit = {r['overhead_pct_of_unit']:.1f}% of a unit's compute "
             f"({r['unit_compute_mean_s']:.2f} s on one thread); a bare round trip to an actor "
