@@ -53,7 +53,7 @@ def _layer_means(records: list, kind: str, what: str) -> list:
 
 
 def summarize_design(label: str, records: list) -> dict:
-    """The numbers of one design over its clips' records (see ``benchmarks.ablation.work.compute_unit``)."""
+    """The numbers of one design over its clips' records (see ``benchmarks.ablation.work.ablation_unit``)."""
     mapped = [r for r in records if r["map"] is not None]
     flips = sum(bool(r["flipped"]) for r in records)
     offdist = {kind: {what: _layer_means(records, kind, what) for what in ("clean", "corrupt", "ratio")}
