@@ -108,4 +108,6 @@ def test_ladder_units_on_ray_give_the_local_numbers_and_resume_locally(ray_local
     monkeypatch.setattr(intervene, "load_model", _no_model)
     again = ml.main(args + ["--out", str(tmp_path / "ray")])
     assert again.computed == {NAME: 0} and again.reused == {NAME: 4}
-    assert json.loads((tmp_path / "ray" / "results.json").read_text())["models"][NAME]["layers"] == b["layers"]
+    assert not same(again.results["models"][NAME]["layers"], b["layers"])
+    on_disk = json.loads((tmp_path / "ray" / "results.json").read_text())["models"][NAME]["layers"]
+    assert on_disk[0]["leace"]["gender"]["available"] is False and on_disk[0]["leace"]["gender"]["probe_after"] is None
