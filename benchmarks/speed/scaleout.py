@@ -122,7 +122,8 @@ def measure_scaleout(model, n_pairs: int, out, *, window_ms: float = 40.0, threa
         torch.set_num_threads(before)
     t0 = time.perf_counter()
     with RayExecutor(address, actors=actors, threads_per_actor=per_actor, gpus_per_actor=given.get("gpus_per_actor"),
-                     num_cpus=None if address else max(actors * per_actor, 1), device=device) as ex:  # fmt: skip
+                     num_cpus=None if address else max(actors * per_actor, 1), device=device,
+                     **({"wait_timeout_s": wait} if (wait := getattr(ray_options, "wait_timeout_s", None)) else {})) as ex:  # fmt: skip
         pool = ex.pool(model.name)
         start_s = time.perf_counter() - t0
         echo = []
