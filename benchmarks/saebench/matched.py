@@ -9,7 +9,9 @@ law, at most ``factor**3`` at a time), and stops once an L0 is within ``toleranc
 after ``max_tries`` runs. Every measurement is passed in through ``tried`` and handed back, so
 a caller that stores them (``benchmarks/sae.py`` keeps each run in its work store) resumes the
 search without training again. :func:`corrected_l1` moves the chosen coefficient once more when
-the full-length training lands off target (short runs overestimate L0 a little).
+the full-length training lands off target: short runs need not predict a long one (on tiny.en's
+encoder.3 at width 3072, the coefficient giving L0 30 after 200 steps gave L0 218 after 1000,
+once dead features had been resampled at step 500).
 """
 
 from __future__ import annotations
