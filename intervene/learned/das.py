@@ -24,7 +24,7 @@ import torch
 
 from intervene.learned import das_train as T
 from intervene.learned import subspace as S
-from intervene.learned.site_runner import SiteRunner
+from intervene.learned.site_runner import SWAP, SiteRunner
 from intervene.learned.splits import split_groups, wilson_interval
 from tasks.atomic import atomic_path, write_json
 from tasks.checks import check_int, check_real, check_span
@@ -144,7 +144,10 @@ class DASResult:
     learned_dim : int
         ``dim``, or the boundary the boundless kind learned.
     record : dict
-        Seeds, split groups, training history, early stopping, timings, model fingerprint.
+        Seeds, split groups, training history, early stopping, timings, model fingerprint, and
+        ``full_interchange_iia`` (with ``_ci``): the same score for swapping the whole site over
+        the same frames, the ceiling of ``iia`` (a subspace cannot flip a pair that the full
+        interchange does not).
     """
 
     kind: str
@@ -405,7 +408,11 @@ def das(model, task, pairs, site, times_s=None, dim: int = 1, kind: str = "rotat
     tclips, tex = _prepare(model, test_runner, pairs, info, words, readout, idx["test"])
     test_ex = right(tex, tclips)
     dropped["test"] = len(tex) - len(test_ex)
+    if test_ex:  # built-in guard: the runner's no-op gives the base run, swapping everything the source run
+        test_runner.check_guards(tclips[test_ex[0].base], tclips[test_ex[0].source])
     hits, n, test_loss = T.iia(test_runner, module, tclips, test_ex, word_idx, batch_size)
+    # The ceiling of IIA: how often swapping the whole site over the same frames gives the source's answer.
+    c_hits, c_n, _ = T.iia(test_runner, SWAP, tclips, test_ex, word_idx, batch_size)
     if train_context_frames is not None:
         vclips, vex = _prepare(model, test_runner, pairs, info, words, readout, idx["validation"])
         vh, vn, _ = T.iia(test_runner, module, vclips, right(vex, vclips), word_idx, batch_size)
@@ -418,6 +425,7 @@ def das(model, task, pairs, site, times_s=None, dim: int = 1, kind: str = "rotat
         "dropped_wrong": dropped, "variable": "answer" if not callable(variable) else getattr(variable, "__name__", "f"),
         "batch_size": batch_size, "lr": lr, "max_epochs": max_epochs, "patience": patience,
         "train_context_frames": train_context_frames, "test_loss": test_loss,
+        "full_interchange_iia": c_hits / max(c_n, 1), "full_interchange_iia_ci": list(wilson_interval(c_hits, c_n)),
         "span_cover_s": [min(s[0] for s in spans), max(s[1] for s in spans)],
         "timings": {"train_s": round(t1 - t0, 3), "test_s": round(time.perf_counter() - t1, 3)}, **trained}
     if kind == "boundless":

@@ -62,9 +62,15 @@ class TrainConfig:
 
 
 def batch_scores(runner, iv, clips, batch) -> torch.Tensor:
-    """Word scores (len(batch), words) with ``iv`` swapping source into base at each example's positions."""
-    return runner.scores(lambda b, s: iv(b, s), [clips[e.base] for e in batch], [clips[e.source] for e in batch],
-                         [list(e.positions) for e in batch])
+    """Word scores (len(batch), words) with ``iv`` swapping source into base at each example's positions.
+
+    The rotation's orthogonal parametrisation (a matrix exponential of a d x d matrix, and its
+    backward) is computed once per batch, not three times per example (``parametrize.cached``):
+    on whisper-tiny.en that was three quarters of a training step's time.
+    """
+    with torch.nn.utils.parametrize.cached():
+        return runner.scores(lambda b, s: iv(b, s), [clips[e.base] for e in batch],
+                             [clips[e.source] for e in batch], [list(e.positions) for e in batch])
 
 
 @torch.no_grad()

@@ -20,8 +20,15 @@ from __future__ import annotations
 import torch
 
 from intervene import hooks
+from tasks.errors import GuardError
 
-__all__ = ["SiteRunner", "Clip"]
+__all__ = ["SiteRunner", "Clip", "SWAP"]
+
+
+def SWAP(base, source):
+    """Full interchange: the source's activation replaces the base's (what a DAS subspace as
+    large as the site does, whatever its rotation)."""
+    return source + 0 * base
 
 RESIDUAL = ("block_input", "block_output")
 
@@ -80,6 +87,29 @@ class SiteRunner:
         pos = torch.as_tensor(positions, device=t.device)
         t[:, pos] = fn(t[:, pos], source[None, pos].to(t.dtype)).to(t.dtype)
         return t
+
+    @torch.no_grad()
+    def check_guards(self, base: Clip, source: Clip, atol: float = 1e-3) -> None:
+        """Patch nothing = base, patch every position = source, through this runner's path.
+
+        Two forwards. They catch a runner that applies the intervention to the wrong rows,
+        positions or layer, or whose cached activations are not the clips' own.
+
+        Raises
+        ------
+        GuardError
+            Either run's word scores differ from the plain run's by more than ``atol``.
+        """
+        every = list(range(int(base.act.shape[0])))
+        got = self.scores(lambda b, s: b, [base], [source], [every])[0]
+        swapped = self.scores(SWAP, [base], [source], [every])[0]
+        for what, have, want in (("patching nothing", got, base.scores), ("patching every position", swapped,
+                                                                          source.scores)):
+            err = float((have.float() - want.float()).abs().max())
+            if err > atol:
+                raise GuardError(f"DAS runner at {self.site.key}: {what} changed the word scores by {err:.3g} from "
+                                 f"the plain run's (tolerance {atol}); the runner does not apply interventions where "
+                                 "it should")
 
     def scores(self, fn, bases: list, sources: list, positions: list) -> torch.Tensor:
         """Word scores (batch, words) of each base run with ``fn(base_sel, source_sel)`` applied at its positions.
