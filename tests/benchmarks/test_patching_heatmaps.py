@@ -335,7 +335,7 @@ def test_carrier_data_on_ray_equals_local_and_local_resumes_it(ray_session, sent
     a, b = (o.results["models"]["whisper-tiny.en"]["sweeps"][0] for o in (local, remote))
     assert a["task"] == "carrier" and a["metric"] == "logprob" and a["pairs_used"] == 1
     np.testing.assert_allclose(np.array(b["mean"], dtype=float), np.array(a["mean"], dtype=float), atol=1e-4)
-    assert remote.results["executor"]["name"] == "ray"
+    assert remote.results["executor"]["executor"] == "ray" and remote.results["executor"]["started"]
     before = _results(tmp_path / "ray")["models"]
     _no_model_work(monkeypatch)
     again = ph.main(args + ["--out", str(tmp_path / "ray")])
