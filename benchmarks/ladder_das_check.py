@@ -1,10 +1,10 @@
-"""DAS on whisper-tiny.en, measured as the method ladder trains it: IIA, its ceiling, training time.
+"""DAS on whisper-tiny.en, measured as the method ladder trains it: IIA, exact patching beside it, time.
 
 Builds word-swap pairs (couples of ``--words`` x voices x ``--rates``), trains
 :func:`intervene.das` at each ``--layers`` x ``--dims`` over each pair's changed span on the
 design voices (early stopping on some of them), and prints, per (layer, dim), the held-out IIA
 on the report voices with its 95% interval, the full-interchange IIA on the same examples (the
-ceiling: swapping the whole site over those frames), the validation IIA, the epochs run and the
+reference: swapping the whole site over those frames), the validation IIA, the epochs run and the
 seconds spent (preparing, training, testing). One JSON line per (layer, dim) goes to ``--out``.
 
 Usage::

@@ -17,12 +17,16 @@ the same positions (checked by the tests and by :meth:`SiteRunner.check_against_
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+
+import numpy as np
 import torch
 
 from intervene import hooks
 from tasks.errors import GuardError
 
-__all__ = ["SiteRunner", "Clip", "SWAP"]
+__all__ = ["SiteRunner", "Clip", "SWAP", "clear_cache", "CACHE_BYTES"]
 
 
 def SWAP(base, source):
@@ -31,6 +35,36 @@ def SWAP(base, source):
     return source + 0 * base
 
 RESIDUAL = ("block_input", "block_output")
+
+
+CACHE_BYTES = 512 * 2**20
+"""Prepared clips kept between calls (the ladder trains several subspace sizes at one site on the
+same pairs): least recently used first out beyond this many bytes of activations."""
+_CACHE: OrderedDict = OrderedDict()
+
+
+def _digest(*parts) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        if isinstance(p, torch.Tensor):
+            p = p.detach().cpu().numpy()
+        if isinstance(p, np.ndarray):
+            h.update(f"{p.dtype}{p.shape}".encode())
+            h.update(np.ascontiguousarray(p).tobytes())
+        else:
+            h.update(repr(p).encode())
+    return h.hexdigest()
+
+
+def _readout_key(readout) -> str:
+    """What a readout's word scores depend on: its words, decoder rows and the tokens it reads."""
+    fields = ("decoder_input_ids", "_rows", "_pos", "_tok", "_variant", "_variant_word", "_label_index")
+    return _digest(tuple(readout.words), *(getattr(readout, f, None) for f in fields))
+
+
+def clear_cache() -> None:
+    """Forget every prepared clip."""
+    _CACHE.clear()
 
 
 class Clip:
@@ -70,7 +104,26 @@ class SiteRunner:
 
     @torch.no_grad()
     def prepare(self, audio) -> Clip:
-        """Cache ``audio``'s activation at the site (and, generic path, its inputs)."""
+        """Cache ``audio``'s activation at the site (and, generic path, its inputs).
+
+        Fast path: a clip already prepared for the same model object, site, context and readout
+        words is reused (:data:`CACHE_BYTES`); clips are never modified in place.
+        """
+        if not self.fast:
+            return self._prepare(audio)
+        key = (id(self.model.model), self.site.key, self.context_frames, _readout_key(self.readout),
+               _digest(np.asarray(audio)))  # fmt: skip
+        clip = _CACHE.get(key)
+        if clip is not None and clip[0] is self.model.model:
+            _CACHE.move_to_end(key)
+            return clip[1]
+        made = self._prepare(audio)
+        _CACHE[key] = (self.model.model, made)
+        while len(_CACHE) > 1 and sum(c.act.numel() * c.act.element_size() for _, c in _CACHE.values()) > CACHE_BYTES:
+            _CACHE.popitem(last=False)
+        return made
+
+    def _prepare(self, audio) -> Clip:
         model = self.model
         inputs = model.inputs(audio, model.sample_rate, self.ids, checked=True)
         if self.fast:

@@ -59,7 +59,7 @@ def _hook_reference(model, readout, pair, example, word_idx):
 
 @torch.no_grad()
 def test_full_site_subspace_is_the_exact_interchange_and_no_op_is_the_base(tiny_en, prepared):
-    task, pair, readout, word_idx, runner, clips, examples = prepared
+    _, pair, readout, word_idx, runner, clips, examples = prepared
     assert len(examples) == 2 and examples[0].positions  # both directions, over the word's frames
     full_rotated = S.make_intervention("rotated", 384, 384, seed=3)  # a random rotation: it cancels out
     full_low_rank = S.make_intervention("low_rank", 384, 384, seed=4)
@@ -70,7 +70,7 @@ def test_full_site_subspace_is_the_exact_interchange_and_no_op_is_the_base(tiny_
     ref = _hook_reference(tiny_en, readout, pair, examples[0], word_idx)  # "yes" frames into the "no" run
     assert torch.allclose(swap[0], ref, atol=2e-3), (swap[0], ref)
     # The word's frames carry the answer at this layer: the full interchange flips both directions,
-    # so IIA's ceiling here is 1, and a full-site DAS module reaches it.
+    # so a full-site DAS module scores IIA 1 here.
     targets = torch.tensor([word_idx.index(e.target) for e in examples])
     assert torch.equal(swap.argmax(-1), targets) and torch.equal(got.argmax(-1), targets)
     # Patching nothing is the base run (whose answers are not the sources': IIA 0).
@@ -84,7 +84,7 @@ def test_full_site_subspace_is_the_exact_interchange_and_no_op_is_the_base(tiny_
 @pytest.mark.slow  # pyvene vs the runner is checked on the planted models in the default suite (test_das.py)
 @torch.no_grad()
 def test_full_site_module_through_pyvene_gives_the_runners_interchange(tiny_en, prepared):
-    task, pair, readout, word_idx, runner, clips, examples = prepared
+    task, pair, readout, _, runner, clips, examples = prepared
     span = tuple(pair.changed_spans[0])
     module = S.make_intervention("rotated", 384, 384, seed=5)
     via_pyvene = intervene.intervene(tiny_en, task, pair, intervene.Intervention(SITE, times_s=span, kind=module))
@@ -102,3 +102,12 @@ def test_guard_catches_a_runner_that_enters_the_wrong_layer(tiny_en, prepared):
     broken.start -= 1  # the cached layer-3 output re-enters layer 3
     with pytest.raises(GuardError, match="patching nothing"):
         broken.check_guards(clips[examples[0].base], clips[examples[0].source])
+
+
+@torch.no_grad()
+def test_prepared_clips_are_reused_for_the_same_model_site_and_context(tiny_en, prepared):
+    _, pair, readout, _, _, clips, _ = prepared
+    audio = tiny_en.prepare(pair.clean, pair.sample_rate, name="pair.clean")
+    assert SiteRunner(tiny_en, SITE, readout).prepare(audio) is clips[0]  # another dim at this site: no forward
+    assert torch.equal(SiteRunner(tiny_en, SITE, readout).prepare(audio).act, clips[0].act)
+
