@@ -74,8 +74,8 @@ def train_saes(executor, model, specs: list, store, out: Path, shared: dict, pro
     def folder(kind, width, seed, l1):
         return out / "saes" / sae_name(kind, width, s["k"], l1) / f"seed{seed}"
 
-    def key(kind, width, seed, l1):
-        return make_key("train", sae_name(kind, width, s["k"], l1), f"seed{seed}")
+    def key(kind, width, seed, l1):  # ReLU SAEs of the trainer that resampled on the last step are not reused
+        return make_key("train", sae_name(kind, width, s["k"], l1), f"seed{seed}", *(["r2"] if kind == "relu" else []))
 
     def lookup(unit):
         rec = store.get(unit.key)

@@ -8,7 +8,8 @@ A compact torch trainer (Adam on the reconstruction MSE) with the usual care:
   along each row is removed, then rows are renormalised after every step);
 - dead features (none fired for ``dead_frames`` frames): TopK and BatchTopK get the auxiliary
   loss of Gao et al. (2024), the residual reconstructed from the ``aux_k`` largest dead
-  pre-activations; ReLU SAEs are resampled (dead rows re-aimed at badly reconstructed frames);
+  pre-activations; ReLU SAEs are resampled (dead rows re-aimed at badly reconstructed frames),
+  never within the last ``resample_every`` steps;
 - BatchTopK trains with the ``k * batch`` largest activations of a batch, and its inference
   threshold is the running mean of the smallest activation kept (Bussmann et al. 2024);
 - with ``out=`` a checkpoint is written atomically every ``checkpoint_every`` steps and an
@@ -272,7 +273,10 @@ def fit_sae(x: torch.Tensor, config: SAEConfig, cfg: TrainConfig = TrainConfig()
             opt.step()
             sae.normalize_decoder()
             step += 1
-            if config.kind == "relu" and cfg.resample_every and step % cfg.resample_every == 0 and dead.any():
+            # never in the last resample_every steps: a resampled feature needs training (resampled on the
+            # final step, thousands of fresh features made the saved SAE dense and wrong)
+            if (config.kind == "relu" and cfg.resample_every and step % cfg.resample_every == 0
+                    and step + cfg.resample_every <= cfg.steps and dead.any()):
                 _resample(sae, opt, xs, dead, gen)
                 since[dead] = 0
             if bar is not None:
