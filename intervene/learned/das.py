@@ -325,6 +325,8 @@ def das(model, task, pairs, site, times_s=None, dim: int = 1, kind: str = "rotat
     batch_size, lr, max_epochs, patience, seed
         Training: examples per batch (two per pair), Adam's learning rate, epochs, early-stopping
         patience (epochs without a lower validation loss), the seed of everything random.
+        On whisper-tiny.en, lr 1e-2 with batches of 4 fits in a few epochs; 5e-2 does not train
+        (the whole d x d rotation moves too far per step: IIA stayed near 0).
     boundary_weight : float
         Boundless: the penalty on the boundary's width (a fraction of the site's size) added to
         the loss.
