@@ -8,8 +8,8 @@
 3. TopK vs ReLU at matched L0: a ReLU SAE's L0 depends on its L1 coefficient, so the
    coefficient is calibrated first (short ReLU trainings on the training frames, a bracketing
    search in log-log space, :mod:`benchmarks.saebench.matched`) until its L0 is close to ``k``;
-   the ReLU SAEs are trained with it (and once more with a corrected coefficient when the
-   full-length training lands more than 15% off). ``--no-match-l0`` trains them with ``--l1``.
+   the ReLU SAEs are trained with it (and again, at most twice, with a coefficient corrected along
+   the measured slope when the full-length training lands more than 15% off). ``--no-match-l0`` trains them with ``--l1``.
 4. For each kind (TopK, BatchTopK, ReLU+L1) and width, an SAE per seed is trained on the
    training frames (``intervene.train_sae``).
 5. Per SAE, on held-out clips: ``explained_variance``, ``mse``, ``l0``, ``dead_fraction`` (never
@@ -70,7 +70,8 @@ KINDS = ("topk", "batch_topk", "relu")
 WORK_FORMAT = "sae/2"
 CORRECT_ABOVE = 0.15
 """A calibrated ReLU SAE whose full-length L0 (on training frames) is further than this share from
-``k`` is trained again once with a corrected coefficient."""
+``k`` is trained again with a corrected coefficient (at most :data:`MAX_CORRECTIONS` times)."""
+MAX_CORRECTIONS = 2
 QUICK_PRESET = {"n_speech": 12, "n_noise": 3, "n_silence": 2, "widths": (64,), "k": 8, "steps": 60,
                 "batch_size": 128, "calibration_steps": 60, "calibration_tries": 6, "kinds": ("topk", "relu"),
                 "seeds": (0, 1), "downstream_clips": 3, "max_clips": 12}
@@ -181,7 +182,7 @@ def _calibrate(executor, model, s, width, shared, store, progress) -> dict:
 
 def _train_all(executor, model, s, shared, store, out, progress) -> tuple[dict, dict]:
     """``({(kind, width): [SAE per seed]}, {width: calibration})``."""
-    from benchmarks.saebench.matched import corrected_l1, within
+    from benchmarks.saebench.matched import corrected_l1, log_slope, within
     from benchmarks.saebench.units import train_saes
     from intervene.features.evaluate import evaluate
 
@@ -189,15 +190,19 @@ def _train_all(executor, model, s, shared, store, out, progress) -> tuple[dict, 
     for width in s.widths:
         l1s[width] = s.l1
         if "relu" in s.kinds and s.match_l0:
-            calib[width] = _calibrate(executor, model, s, width, shared, store, progress)
-            l1s[width] = calib[width]["l1"]
-            (first,) = train_saes(executor, model, [("relu", width, s.seeds[0], l1s[width])], store, out, shared, progress)
-            l0 = evaluate(first, shared["x_check"])["l0"]
-            calib[width]["full_l0"] = l0
-            if not within(l0, s.k, CORRECT_ABOVE):
-                l1s[width] = corrected_l1(l1s[width], l0, s.k, calib[width]["slope"])
-                echo(f"calibration w{width}: full-length L0 {l0:.1f}; corrected l1 -> {l1s[width]:.4g}")
-            calib[width]["final_l1"] = l1s[width]
+            calib[width] = c = _calibrate(executor, model, s, width, shared, store, progress)
+            l1, full = c["l1"], {}
+            for attempt in range(MAX_CORRECTIONS + 1):  # full-length trainings of seed 0, corrected along the slope
+                (first,) = train_saes(executor, model, [("relu", width, s.seeds[0], l1)], store, out, shared, progress)
+                full[l1] = evaluate(first, shared["x_check"])["l0"]
+                if within(full[l1], s.k, CORRECT_ABOVE) or attempt == MAX_CORRECTIONS:
+                    break
+                slope = log_slope(full, s.k) if len(full) > 1 else c["slope"]
+                echo(f"calibration w{width}: full-length L0 {full[l1]:.1f} at l1 {l1:.4g}; corrected l1 -> "
+                     f"{corrected_l1(l1, full[l1], s.k, slope):.4g}")
+                l1 = corrected_l1(l1, full[l1], s.k, slope)
+            l1s[width] = l1
+            c.update({"full_l0": full[l1], "final_l1": l1, "full_tries": [{"l1": a, "l0": b} for a, b in full.items()]})
     specs = [(kind, width, seed, l1s[width] if kind == "relu" else 0.0)
              for kind in s.kinds for width in s.widths for seed in s.seeds]  # fmt: skip
     saes = train_saes(executor, model, specs, store, out, shared, progress)
@@ -316,10 +321,9 @@ def _sections(s, results, rows, matched, matched_rows, matched_columns) -> list:
     for width, m in matched.items():
         c = m["calibration"]
         tries = ", ".join("{:.3g} -> L0 {:.1f}".format(t["l1"], t["l0"]) for t in c["tries"]) if c else ""
+        full = ", ".join("{:.4g} -> L0 {:.1f}".format(t["l1"], t["l0"]) for t in c["full_tries"]) if c else ""
         how = (f"L1 coefficient {m['relu_l1']:.4g}, calibrated in {len(c['tries'])} short trainings of {c['steps']} "
-               f"steps ({tries}); the full training "
-               f"gave L0 {c['full_l0']:.1f} on training frames" + (f", so it was retrained with {c['final_l1']:.4g}"
-               if c["final_l1"] != c["l1"] or abs(c["full_l0"] / s.k - 1) > CORRECT_ABOVE else "")
+               f"steps ({tries}), then full-length trainings on the training frames ({full})"
                if c else f"L1 coefficient {m['relu_l1']:.4g} as given (--no-match-l0)")  # fmt: skip
         verdict = "matched" if m["matched"] else "NOT matched"
         sections.append(Section(f"TopK vs ReLU at matched L0 ({width})",
