@@ -133,8 +133,8 @@ class MethodLadderSettings(BenchmarkSettings):
     das_kind: str = "rotated"
     das_epochs: int = 8
     das_patience: int = 2
-    das_batch_size: int = 8
-    das_lr: float = 0.05
+    das_batch_size: int = 4  # with lr 0.01: trains on tiny.en (lr 0.05, batch 8 did not; benchmarks/ladder_das_check.py)
+    das_lr: float = 0.01
     das_validation: float = 0.2
     train_context_frames: int = 100
     control_by: str = "utterance"

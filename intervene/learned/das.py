@@ -37,14 +37,19 @@ FORMAT = "speechlens.das/1"
 
 
 def fingerprint(model) -> str:
-    """A short digest of a model's weights (each parameter's name, shape, first values and sum):
-    what a saved intervention must match."""
+    """A short digest of a model's weights (each parameter's name, shape and the bytes of up to 4096
+    evenly spaced values): what a saved intervention or activation store must match.
+
+    Only exact bytes are hashed, never a floating-point sum, so the digest does not depend on the
+    number of torch threads (a parallel sum's rounding does).
+    """
     h = hashlib.sha256()
     with torch.no_grad():
         for name, p in model.model.named_parameters():
             flat = p.detach().float().reshape(-1)
-            h.update(f"{name}:{tuple(p.shape)}:{float(flat.sum()):.6e}".encode())
-            h.update(flat[:64].cpu().numpy().tobytes())
+            step = max(1, flat.numel() // 4096)
+            h.update(f"{name}:{tuple(p.shape)}:".encode())
+            h.update(flat[::step].cpu().numpy().tobytes())
     return h.hexdigest()[:16]
 
 
