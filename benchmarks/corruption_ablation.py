@@ -66,6 +66,7 @@ from typing import ClassVar
 import corruptions
 import tasks
 from benchmarks.ablation.report import build_sections, design_table, ranking_table
+from benchmarks.ablation.subjects import Subjects, data_subjects, synthetic_subjects
 from benchmarks.ablation.summary import (
     advice,
     agreement,
@@ -76,7 +77,6 @@ from benchmarks.ablation.work import (
     PAIR_ERRORS,
     REFERENCE_KEY,
     Clip,
-    DataClip,
     ablation_unit,
     finish_record,
     fit_references,
@@ -105,10 +105,6 @@ from benchmarks.common import (
 from benchmarks.common.data import (
     add_data_arguments,
     check_data,
-    data_clips,
-    data_record,
-    lazy_aligner,
-    pick_word,
 )
 from tasks.errors import ConfigError, close_names
 from tasks.tts import canonical_voice
@@ -282,79 +278,6 @@ def unit_key(design: dict, clip) -> str:
     """The work key of a (design, clip): the label, a digest of the corruption config, the clip."""
     digest = hashlib.sha1(json.dumps(design, sort_keys=True).encode()).hexdigest()[:8]
     return make_key("units", design["label"], digest, clip.id)
-
-
-@dataclass
-class Subjects:
-    """The clean clips compared, the clean reference's clips (built lazily) and what the data gave."""
-
-    clips: list
-    reference: object  # () -> [(label, audio)]
-    reference_source: str
-    data: dict
-    skipped: list
-
-
-def synthetic_subjects(settings: CorruptionAblationSettings) -> Subjects:
-    def reference():
-        return [(f"{c.id}@{onset:g}s", c.utterance(settings.duration_s, onset, fit=True).audio)
-                for c, onset in [(Clip(w, v), o) for v in settings.reference_voices for w in settings.reference_words
-                                 for o in settings.reference_onsets]]  # fmt: skip
-
-    return Subjects(settings.clip_list(), reference, "synthetic", data_record(()), [])
-
-
-def data_subjects(settings: CorruptionAblationSettings, device=None) -> Subjects:
-    """Dataset clips split by speaker: every second speaker (order of appearance) is the reference.
-
-    Raises
-    ------
-    DatasetError
-        A spec gives no clip; ConfigError: no clip can be compared (no core word, no content word).
-    """
-    clips = data_clips(settings.data, settings.max_clips, lazy_aligner(settings.model, device))
-    speakers = list(dict.fromkeys(c.speaker for c in clips if c.speaker))
-    held_out = set(speakers[1::2])
-    compared, skipped = [], []
-    for clip in (c for c in clips if c.speaker not in held_out):
-        if clip.word is not None:  # Speech Commands: one word, the label
-            if clip.word in tasks.SPEECH_COMMANDS_CORE:
-                compared.append(DataClip(clip, clip.word, "keyword"))
-            else:
-                skipped.append((clip.id, f"{clip.word!r} is not a core word (KeywordTask reads the core words)"))
-            continue
-        if not (clip.text or "").strip():
-            skipped.append((clip.id, "no transcript"))
-            continue
-        span = pick_word(clip)
-        if span is None:
-            skipped.append((clip.id, "no content word with a confident alignment"))
-            continue
-        compared.append(DataClip(clip, span.word, "transcript"))
-    for i, d in enumerate(compared):  # a sentence's word-swap partner: the speaker's word of another clip
-        if d.task == "transcript":
-            others = [o.word for o in compared[i + 1:] + compared[:i]
-                      if o.task == "transcript" and o.speaker == d.speaker and o.word.lower() != d.word.lower()]
-            if others:
-                compared[i] = DataClip(d.source, d.word, d.task, others[0])
-    for clip_id, reason in skipped:
-        logger.info("--data clip %s skipped: %s", clip_id, reason)
-    if not compared:
-        raise ConfigError(f"--data {list(settings.data)}: no clip to compare ({len(clips)} read; "
-                          f"{len(skipped)} skipped, e.g. {skipped[0][1] if skipped else 'all held out'})")  # fmt: skip
-    reference_clips = [c for c in clips if c.speaker in held_out]
-    if reference_clips:
-        source = f"held-out speakers of the data ({', '.join(sorted(held_out))})"
-
-        def reference():
-            return [(slug(c.id), c.audio) for c in reference_clips]
-    else:
-        source = "synthetic (the data has no second speaker to hold out)"
-        reference = synthetic_subjects(settings).reference
-    record = data_record(settings.data, clips, compared=[d.id for d in compared], skipped=dict(skipped),
-                         reference_speakers=sorted(held_out),
-                         tasks=sorted({d.task for d in compared}))  # fmt: skip
-    return Subjects(compared, reference, source, record, skipped)
 
 
 def _load_reference(model, subjects: Subjects, store: WorkStore, show_progress: bool) -> list:

@@ -19,6 +19,8 @@ import json
 import logging
 import time
 
+from benchmarks.common.cli import echo
+
 DESIGN_VOICES = ("en-us", "en", "en-029", "en-gb-scotland", "en-us+m3", "en+f2", "en+m7", "en-gb-x-rp+f1",
                  "en-029+f5", "en-gb-x-gbclan+m5")  # fmt: skip
 REPORT_VOICES = ("en-gb-x-rp", "en-us+f3", "en-gb-scotland+f4", "en-us-nyc+m1")
@@ -72,7 +74,7 @@ def main(argv=None) -> list:
     model = intervene.load_model("whisper-tiny.en")
     task = tasks.KeywordTask(a.words)
     pairs, skipped = make_pairs(a.words, a.design_voices + a.report_voices, a.rates)
-    print(f"{len(pairs)} pairs ({skipped} skipped) in {time.perf_counter() - t0:.1f} s", flush=True)
+    echo(f"{len(pairs)} pairs ({skipped} skipped) in {time.perf_counter() - t0:.1f} s")
     rows = []
     for layer in a.layers:
         for dim in a.dims:
@@ -92,10 +94,10 @@ def main(argv=None) -> list:
                                                            "train_context_frames", "rates", "words")}}  # fmt: skip
             rows.append(row)
             lo, hi = r.iia_ci
-            print(f"layer {layer} dim {dim}: IIA {r.iia:.3f} [{lo:.3f}, {hi:.3f}] on {r.n_test}; full interchange "
+            echo(f"layer {layer} dim {dim}: IIA {r.iia:.3f} [{lo:.3f}, {hi:.3f}] on {r.n_test}; full interchange "
                   f"{rec['full_interchange_iia']:.3f}; validation IIA {r.iia_validation:.3f}; epochs "
                   f"{rec['epochs_run']} (best {rec['best_epoch']}); train {rec['timings']['train_s']:.0f} s, test "
-                  f"{rec['timings']['test_s']:.0f} s, wall {row['wall_s']:.0f} s", flush=True)  # fmt: skip
+                  f"{rec['timings']['test_s']:.0f} s, wall {row['wall_s']:.0f} s")  # fmt: skip
             if a.out:
                 with open(a.out, "a", encoding="utf-8") as f:
                     f.write(json.dumps(row) + "\n")

@@ -106,3 +106,19 @@ def pytest_runtest_teardown(item):
         import torch
 
         torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def ray_session():
+    """A local Ray for this module (2 CPUs, no dashboard), unless one is already up."""
+    import logging
+
+    ray = pytest.importorskip("ray")
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
+    try:
+        yield ray
+    finally:
+        if started:
+            ray.shutdown()

@@ -9,7 +9,6 @@ dataset clip through every anatomy section; the ladder's units on a recorded Spe
 from __future__ import annotations
 
 import json
-import logging
 import math
 import shutil
 
@@ -25,18 +24,6 @@ RAY = ["--executor", "ray", "--actors", "1", "--threads-per-actor", "1"]
 NAME = "whisper-tiny.en"
 ANATOMY_TINY = ["--quick", "--no-progress", "--device", "cpu", "--ks", "50", "--head-clips", "0", "--splice-words",
                 "1", "--keywords", "yes", "--alphas", "0", "-1", "--nonspeech", "silence", "--max-clips", "1"]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def ray_local():
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-    try:
-        yield ray
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def _no_model(*args, **kwargs):
@@ -61,7 +48,7 @@ def same(a, b, path="", abs_tol=1e-4) -> list[str]:
 
 
 @pytest.mark.slow
-def test_anatomy_on_ray_gives_the_local_numbers_and_resumes_locally(ray_local, sentence_manifest, tmp_path,
+def test_anatomy_on_ray_gives_the_local_numbers_and_resumes_locally(ray_session, sentence_manifest, tmp_path,
                                                                     monkeypatch):  # fmt: skip
     args = ANATOMY_TINY + ["--data", f"manifest:{sentence_manifest}"]
     local = wa.main(args + ["--out", str(tmp_path / "local")])
@@ -86,7 +73,7 @@ def sc4(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_ladder_units_on_ray_give_the_local_numbers_and_resume_locally(ray_local, sc4, tmp_path, monkeypatch):
+def test_ladder_units_on_ray_give_the_local_numbers_and_resume_locally(ray_session, sc4, tmp_path, monkeypatch):
     args = ["--quick", "--no-progress", "--device", "cpu", "--no-planted", "--layers", "3",
             "--data", f"speech_commands:{sc4}"]  # fmt: skip
     local = ml.main(args + ["--out", str(tmp_path / "local")])

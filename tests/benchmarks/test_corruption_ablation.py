@@ -395,22 +395,6 @@ def test_data_run_records_the_data_and_resumes(data_run, sc_root, monkeypatch):
     assert again.computed == 0 and again.reused == 1 and (out / "results.json").read_bytes() == before
 
 
-@pytest.fixture(scope="module")
-def ray_session():
-    """A local Ray for this module (2 CPUs, no dashboard), unless one is already up."""
-    import logging
-
-    ray = pytest.importorskip("ray")
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-    try:
-        yield ray
-    finally:
-        if started:
-            ray.shutdown()
-
-
 SENTENCE_ARGS = ["--designs", "noise-white-0dB", "--window-ms", "500", "--max-clips", "1"]
 
 

@@ -310,22 +310,6 @@ def test_speech_commands_data_gives_speaker_matched_pairs_and_resumes(sc_run, sc
     assert json.loads((out / "results.json").read_bytes())["models"] == json.loads(before)["models"]
 
 
-@pytest.fixture(scope="module")
-def ray_session():
-    """A local Ray for this module (2 CPUs, no dashboard), unless one is already up."""
-    import logging
-
-    ray = pytest.importorskip("ray")
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-    try:
-        yield ray
-    finally:
-        if started:
-            ray.shutdown()
-
-
 @pytest.mark.slow  # Ray start and an actor loading tiny.en: a minute or more on 2 cores
 def test_carrier_data_on_ray_equals_local_and_local_resumes_it(ray_session, sentence_manifest, tmp_path, monkeypatch):
     args = QUICK + TINY + ["--sweeps", "carrier-encoder", "--corruptions", '{"kind": "gap", "fill": "silence"}',

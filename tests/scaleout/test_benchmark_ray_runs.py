@@ -7,7 +7,6 @@ initialised in this process is used as it is) with one single-threaded actor.
 from __future__ import annotations
 
 import json
-import logging
 
 import pytest
 
@@ -18,22 +17,13 @@ ray = pytest.importorskip("ray")
 RAY = ["--executor", "ray", "--actors", "1", "--threads-per-actor", "1"]
 
 
-@pytest.fixture(scope="module")
-def ray_local():
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING, log_to_driver=False)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-
-
 def _clips(out):
     results = json.loads((out / "results.json").read_text())
     return {c["key"]: c for c in results["models"]["whisper-tiny.en"]["clips"]}, results
 
 
 @pytest.mark.slow  # ~35 s idle (a Ray, an actor loading tiny.en, four runs); the sweep-level checks run by default
-def test_keyword_accuracy_on_ray_gives_the_local_numbers_and_resumes_locally(ray_local, tmp_path):
+def test_keyword_accuracy_on_ray_gives_the_local_numbers_and_resumes_locally(ray_session, tmp_path):
     args = ["--quick", "--no-progress", "--device", "cpu", "--words", "yes", "no", "up", "--audio-examples", "0"]
     ka.main(args + ["--out", str(tmp_path / "local")])
     remote = ka.main(args + ["--out", str(tmp_path / "ray"), *RAY])
@@ -52,7 +42,7 @@ def test_keyword_accuracy_on_ray_gives_the_local_numbers_and_resumes_locally(ray
 
 
 @pytest.mark.slow
-def test_alignment_on_ray_gives_the_local_numbers(ray_local, tmp_path):
+def test_alignment_on_ray_gives_the_local_numbers(ray_session, tmp_path):
     from benchmarks import alignment
 
     args = ["--voices", "en-us", "--rates", "170", "--per-combo", "1", "--no-progress", "--device", "cpu"]
