@@ -26,6 +26,13 @@ def user_hooks(tiny_whisper):
     pre.remove()
 
 
+def _only_users_hook_left(layer) -> bool:
+    """The user's hook is the one hook left besides transformers' own output-capturing hooks
+    (transformers 5 installs those, for good, the first time a run asks for hidden states)."""
+    ours = [h for h in layer._forward_hooks.values() if getattr(h, "__name__", "") != "output_capturing_hook"]
+    return len(ours) == 1 and ours[0].__name__ == "<lambda>"
+
+
 def _still_called(model, calls) -> bool:
     before = dict(calls)
     model.logits(model.inputs(tasks.speak("yes").audio))
@@ -37,7 +44,7 @@ def test_pyvene_method_keeps_user_hooks(tiny_whisper, yes_no_pair, user_hooks):
     _, pair = yes_no_pair
     intervene.patch(tiny_whisper, tasks.KeywordTask(["yes", "no"]), pair, "encoder.0.block_output",
                     method="pyvene", window_ms=200.0, guards=False)
-    assert len(layer._forward_hooks) == 1
+    assert _only_users_hook_left(layer)
     assert _still_called(tiny_whisper, calls)
 
 
@@ -46,5 +53,5 @@ def test_single_intervention_keeps_user_hooks(tiny_whisper, yes_no_pair, user_ho
     _, pair = yes_no_pair
     intervene.intervene(tiny_whisper, tasks.KeywordTask(["yes", "no"]), pair,
                         intervene.Intervention("encoder.1.block_output", times_s=(0.25, 0.7)))
-    assert len(layer._forward_hooks) == 1
+    assert _only_users_hook_left(layer)
     assert _still_called(tiny_whisper, calls)
