@@ -45,6 +45,17 @@ def sc_root(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="session")
+def sc4(tmp_path_factory):
+    """A synthetic Speech Commands folder: yes / no by four speakers (two female), 8 clips."""
+    import tasks
+
+    root = tmp_path_factory.mktemp("sc4")
+    tasks.synthesize_speech_commands(root, words=("yes", "no"), voices=["en-us", "en+f2", "en-gb-x-rp", "en-us+f3"],
+                                     rates=(175,), pitches=(50,), validation_fraction=0, testing_fraction=0)  # fmt: skip
+    return root
+
+
 SENTENCES = ("turn the lights off", "open the red door", "please call stella tomorrow")
 
 

@@ -62,16 +62,6 @@ def test_anatomy_on_ray_gives_the_local_numbers_and_resumes_locally(ray_session,
     assert again["models"][NAME]["units_computed"] == 0 and again["models"][NAME]["sections"] == b["sections"]
 
 
-@pytest.fixture(scope="module")
-def sc4(tmp_path_factory):
-    import tasks
-
-    root = tmp_path_factory.mktemp("sc4")
-    tasks.synthesize_speech_commands(root, words=("yes", "no"), voices=["en-us", "en+f2", "en-gb-x-rp", "en-us+f3"],
-                                     rates=(175,), pitches=(50,), validation_fraction=0, testing_fraction=0)  # fmt: skip
-    return root
-
-
 @pytest.mark.slow
 def test_ladder_units_on_ray_give_the_local_numbers_and_resume_locally(ray_session, sc4, tmp_path, monkeypatch):
     args = ["--quick", "--no-progress", "--device", "cpu", "--no-planted", "--layers", "3",

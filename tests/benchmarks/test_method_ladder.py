@@ -174,17 +174,6 @@ def test_settings_validation():
 TINY = ["--quick", "--no-progress", "--device", "cpu", "--no-planted", "--layers", "3"]
 
 
-@pytest.fixture(scope="module")
-def sc4(tmp_path_factory):
-    """A synthetic Speech Commands folder: yes / no by four speakers (two female), 8 clips."""
-    import tasks
-
-    root = tmp_path_factory.mktemp("sc4")
-    tasks.synthesize_speech_commands(root, words=("yes", "no"), voices=["en-us", "en+f2", "en-gb-x-rp", "en-us+f3"],
-                                     rates=(175,), pitches=(50,), validation_fraction=0, testing_fraction=0)  # fmt: skip
-    return root
-
-
 def _no_model(*args, **kwargs):
     raise AssertionError("no model may load here")
 
