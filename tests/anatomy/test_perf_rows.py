@@ -12,5 +12,7 @@ def test_head_and_window_sweeps_agree_with_the_plain_loops(tiny_whisper, yes_no_
     assert rec["head_cells"] == 6 and rec["window_cells"] == 4  # layer 1: encoder self, decoder self, cross x 2 heads
     assert rec["head_max_abs_diff"] <= 1e-5 and rec["window_max_abs_diff"] <= 1e-5
     assert rec["head_runner"].startswith("cached") and rec["window_runner"].startswith("cached")
+    assert len(rec["window_bound_tail_s"]) == 2 and rec["window_bound"] > 0 and rec["window_bound_full_s"] > 0
     rows = anatomy_rows(rec)
-    assert len(rows) == 4 and all(r[1] > 0 for r in rows) and rows[1][4] == "same numbers"
+    assert len(rows) == 5 and all(r[1] > 0 for r in rows[:4]) and rows[1][4] == "same numbers"
+    assert rows[4][2] == rec["window_bound"] and rows[4][4] == "upper bound"
