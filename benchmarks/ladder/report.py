@@ -110,7 +110,23 @@ def summary_text(name: str, named: dict, example: dict) -> str:
             + (f"{example['after_erasing_gender']:.2f} with the voice's gender erased, "
                if np.isfinite(example["after_erasing_gender"]) else "gender erasure not available for this data, ")
             + f"{example['after_erasing_keyword']:.2f} with keyword identity erased (chance "
-            f"{example['chance_keyword']:.2f}; {example['n_clips']} held-out clips).")  # fmt: skip
+            f"{example['chance_keyword']:.2f}; {example['n_clips']} held-out clips)." + _expectations(example))  # fmt: skip
+
+
+def _expectations(example: dict) -> str:
+    """The issue's expectations of the LEACE example and whether this run agrees, in words."""
+    e = example.get("expected")
+    if not e:
+        return ""
+    out = []
+    if e["gender_leaves_keyword"] is not None:
+        out.append("Expected: erasing gender leaves keyword accuracy unchanged; "
+                   + ("agrees." if e["gender_leaves_keyword"] else "**does not agree**."))
+    out.append(f"Expected: erasing keyword identity collapses keyword accuracy (to {e['collapse_threshold']:.2f} or "
+               "below); " + ("agrees." if e["keyword_collapses"] else
+                             "**does not agree**: linear erasure at one layer over the word's frames leaves "
+                             "information the later layers still read."))
+    return " " + " ".join(out)
 
 
 def model_section(name: str, entry: dict, settings) -> Section:

@@ -97,7 +97,26 @@ def leace_example(rows: list[dict], dims) -> dict:
             "after_erasing_gender": g["keyword_accuracy_after"],
             "after_erasing_keyword": k["keyword_accuracy_after"],
             "gender_probe": [g["probe_before"], g["probe_after"]], "keyword_probe": [k["probe_before"], k["probe_after"]],
-            "chance_keyword": best["probe"]["chance"], "n_clips": k["n_clips"]}  # fmt: skip
+            "chance_keyword": best["probe"]["chance"], "n_clips": k["n_clips"],
+            "expected": leace_expectations(k, g, best["probe"]["chance"])}  # fmt: skip
+
+
+def leace_expectations(keyword: dict, gender: dict, chance: float) -> dict:
+    """The issue's two expectations of the LEACE example, judged on the numbers.
+
+    ``gender_leaves_keyword``: erasing the voice's gender leaves keyword accuracy inside the 95%
+    interval of the erased run (None where the data has no gender); ``keyword_collapses``: erasing
+    keyword identity takes keyword accuracy at least three quarters of the way from its plain value
+    to chance.
+    """
+    before = keyword["keyword_accuracy_before"]
+    g_after = gender["keyword_accuracy_after"]
+    lo, hi = gender.get("keyword_ci_after", (np.nan, np.nan))
+    gender_ok = None if g_after is None or not np.isfinite(g_after) else bool(lo <= before <= hi)
+    collapse_at = chance + 0.25 * (before - chance)
+    return {"gender_leaves_keyword": gender_ok,
+            "keyword_collapses": bool(keyword["keyword_accuracy_after"] <= collapse_at),
+            "collapse_threshold": float(collapse_at)}
 
 
 def _f(x, digits: int = 2) -> str:

@@ -98,6 +98,25 @@ def test_ladder_numbers_are_consistent(quick_run):
     assert all(row["patch"]["mean"] > 0.5 for row in m["layers"])
     ex = m["leace_example"]
     assert ex["layer"] in (1, 3) and ex["das_dim"] == 1
+    assert set(ex["expected"]) == {"gender_leaves_keyword", "keyword_collapses", "collapse_threshold"}
+
+
+def test_leace_expectations_are_judged_on_the_numbers():
+    from benchmarks.ladder.report import _expectations
+    from benchmarks.ladder.summary import leace_expectations
+
+    def kw(after):
+        return {"keyword_accuracy_before": 0.9, "keyword_accuracy_after": after}
+
+    gender = {"keyword_accuracy_after": 0.88, "keyword_ci_after": [0.8, 0.95]}
+    held = leace_expectations(kw(0.2), gender, chance=0.1)
+    assert held == {"gender_leaves_keyword": True, "keyword_collapses": True, "collapse_threshold": pytest.approx(0.3)}
+    missed = leace_expectations(kw(0.78), {"keyword_accuracy_after": 0.5, "keyword_ci_after": [0.4, 0.6]}, 0.1)
+    assert missed["gender_leaves_keyword"] is False and missed["keyword_collapses"] is False
+    assert "does not agree" in _expectations({"expected": missed})
+    no_gender = leace_expectations(kw(0.2), {"keyword_accuracy_after": float("nan")}, 0.1)
+    assert no_gender["gender_leaves_keyword"] is None
+    assert "gender" not in _expectations({"expected": no_gender}) and "agrees" in _expectations({"expected": no_gender})
 
 
 @slow
