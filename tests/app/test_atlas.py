@@ -8,6 +8,7 @@ import json
 import math
 import re
 import shutil
+from pathlib import Path
 import subprocess
 
 import numpy as np
@@ -142,6 +143,45 @@ def test_page_has_search_and_loads_the_index_relatively(neuron_atlas):
         js = neuron_atlas.out.parent / "page.js"
         js.write_text(script)
         assert subprocess.run([node, "--check", str(js)], check=False, capture_output=True).returncode == 0
+
+
+def _jsdom_node():
+    """``node`` where it can load the jsdom package (``NODE_PATH``), else None."""
+    node = shutil.which("node")
+    if node is None:
+        return None
+    probe = subprocess.run([node, "-e", "require.resolve('jsdom')"], check=False, capture_output=True)
+    return node if probe.returncode == 0 else None
+
+
+def test_page_runs_in_a_dom(neuron_atlas):
+    """The page itself, run in jsdom over HTTP: the index lists every unit, search finds one, a unit opens
+    with a drawing and an audio player per top clip, and no script error. Skipped without node + jsdom
+    (``npm install jsdom`` and ``NODE_PATH=<that>/node_modules``)."""
+    import functools
+    import http.server
+    import threading
+
+    node = _jsdom_node()
+    if node is None:
+        pytest.skip("node with the jsdom package is not available (npm install jsdom; set NODE_PATH)")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(neuron_atlas.out))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
+        script = Path(__file__).with_name("atlas_page_check.js")
+        run = subprocess.run([node, str(script), url, "17"], check=False, capture_output=True, text=True, timeout=120)
+    finally:
+        server.shutdown()
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["rows"] == len(UNITS) and f"{len(UNITS)} neurons" in out["meta"]
+    assert out["search_id_rows"] == 1 and out["search_nothing_rows"] == 0
+    assert out["unit_title"] == "neuron 17" and out["canvases"] == 2 and len(out["audio"]) == 2
+    assert all(re.fullmatch(r"clips/[0-9a-f]+\.wav", a) for a in out["audio"]) and out["draw_calls"] > 0
+    assert out["error_box"] == "" and out["errors"] == []
 
 
 def test_cli_end_to_end(tmp_path, capsys):
