@@ -121,10 +121,10 @@ def _expectations(example: dict) -> str:
     out = []
     if e["gender_leaves_keyword"] is not None:
         out.append("Expected: erasing gender leaves keyword accuracy unchanged; "
-                   + ("agrees." if e["gender_leaves_keyword"] else "**does not agree**."))
+                   + ("agrees." if e["gender_leaves_keyword"] else "disagrees (a finding)."))
     out.append(f"Expected: erasing keyword identity collapses keyword accuracy (to {e['collapse_threshold']:.2f} or "
                "below); " + ("agrees." if e["keyword_collapses"] else
-                             "**does not agree**: linear erasure at one layer over the word's frames leaves "
+                             "disagrees (a finding): linear erasure at one layer over the word's frames leaves "
                              "information the later layers still read."))
     return " " + " ".join(out)
 

@@ -113,7 +113,7 @@ def test_leace_expectations_are_judged_on_the_numbers():
     assert held == {"gender_leaves_keyword": True, "keyword_collapses": True, "collapse_threshold": pytest.approx(0.3)}
     missed = leace_expectations(kw(0.78), {"keyword_accuracy_after": 0.5, "keyword_ci_after": [0.4, 0.6]}, 0.1)
     assert missed["gender_leaves_keyword"] is False and missed["keyword_collapses"] is False
-    assert "does not agree" in _expectations({"expected": missed})
+    assert "disagrees (a finding)" in _expectations({"expected": missed})
     no_gender = leace_expectations(kw(0.2), {"keyword_accuracy_after": float("nan")}, 0.1)
     assert no_gender["gender_leaves_keyword"] is None
     assert "gender" not in _expectations({"expected": no_gender}) and "agrees" in _expectations({"expected": no_gender})
