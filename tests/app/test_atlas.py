@@ -8,8 +8,8 @@ import json
 import math
 import re
 import shutil
-from pathlib import Path
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -158,16 +158,22 @@ def test_page_runs_in_a_dom(neuron_atlas):
     """The page itself, run in jsdom over HTTP: the index lists every unit, search finds one, a unit opens
     with a drawing and an audio player per top clip, and no script error. Skipped without node + jsdom
     (``npm install jsdom`` and ``NODE_PATH=<that>/node_modules``)."""
-    import functools
     import http.server
     import threading
 
     node = _jsdom_node()
     if node is None:
         pytest.skip("node with the jsdom package is not available (npm install jsdom; set NODE_PATH)")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(neuron_atlas.out))
-    handler.log_message = lambda *a: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    folder = str(neuron_atlas.out)
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=folder, **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
